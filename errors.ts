@@ -1,0 +1,242 @@
+/**
+ * The error classes embatch throws for conditions a caller is expected to
+ * catch, and {@linkcode redactSecret}, which every message built from a
+ * server's reply passes through so that an API key never reaches a log.
+ *
+ * @module
+ */
+
+/** What replaces a secret in text passed through {@linkcode redactSecret}. */
+const REDACTED = "[REDACTED]";
+
+/**
+ * Replaces every occurrence of `secret` in `text` with `[REDACTED]`.
+ *
+ * An empty or missing secret leaves the text unchanged (replacing the empty
+ * string would insert the marker between every character).
+ *
+ * @param text The text that may contain the secret.
+ * @param secret The secret to remove, such as an API key.
+ * @returns `text` with every occurrence of `secret` replaced.
+ *
+ * @example Usage
+ * ```ts
+ * import { redactSecret } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   redactSecret("key=abc123&key=abc123", "abc123"),
+ *   "key=[REDACTED]&key=[REDACTED]",
+ * );
+ * assert.equal(redactSecret("nothing to hide", undefined), "nothing to hide");
+ * ```
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (secret === undefined || secret === "") return text;
+  return text.replaceAll(secret, REDACTED);
+}
+
+/**
+ * Thrown when a `GeminiEmbedder` is created without an API key and
+ * none is set in the environment.
+ *
+ * @example Usage
+ * ```ts
+ * import { MissingApiKeyError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new MissingApiKeyError();
+ * assert.equal(error.name, "MissingApiKeyError");
+ * assert.match(error.message, /GEMINI_API_KEY/);
+ * ```
+ */
+export class MissingApiKeyError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong and how to fix it.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(
+    message =
+      "Cannot create Gemini client: no API key, pass the apiKey option or set the GEMINI_API_KEY or GOOGLE_API_KEY environment variable",
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "MissingApiKeyError";
+  }
+}
+
+/**
+ * Thrown when an embedding service answers with a different number of usable
+ * vectors than texts it was sent. The whole batch is rejected, because a
+ * vector that cannot be matched to its text must never be returned.
+ *
+ * @example Usage
+ * ```ts
+ * import { EmbeddingCountError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new EmbeddingCountError(3, 2);
+ * assert.equal(error.name, "EmbeddingCountError");
+ * assert.equal(error.expected, 3);
+ * assert.equal(error.received, 2);
+ * assert.equal(error.message, "Cannot embed texts: expected 3 embeddings with values, received 2");
+ * ```
+ */
+export class EmbeddingCountError extends Error {
+  /** How many vectors were expected: one per text sent. */
+  readonly expected: number;
+  /** How many usable vectors (embeddings with `values`) came back. */
+  readonly received: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param expected How many vectors were expected.
+   * @param received How many usable vectors came back.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(expected: number, received: number, options?: ErrorOptions) {
+    super(
+      `Cannot embed texts: expected ${expected} embeddings with values, received ${received}`,
+      options,
+    );
+    this.name = "EmbeddingCountError";
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/** The fields of a {@linkcode GeminiApiError}, as parsed from a reply. */
+export interface GeminiApiErrorInit {
+  /** The HTTP status code, such as `429`. */
+  status: number;
+  /** Gemini's status string, such as `"RESOURCE_EXHAUSTED"`. */
+  code: string;
+  /** The human-readable message from the error body. */
+  message: string;
+  /**
+   * The `error.details` array from the body (where, for example, a
+   * `google.rpc.RetryInfo` says how long to wait).
+   *
+   * @default {[]}
+   */
+  details?: readonly unknown[];
+}
+
+/**
+ * Thrown when the Gemini API answers with an error status.
+ *
+ * Gemini's error bodies look like
+ * `{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED","details":[...]}}`;
+ * {@linkcode GeminiApiError.fromBody} turns such a body into this error.
+ *
+ * @example Usage
+ * ```ts
+ * import { GeminiApiError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = GeminiApiError.fromBody(
+ *   400,
+ *   '{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}',
+ * );
+ * assert.equal(error.name, "GeminiApiError");
+ * assert.equal(error.status, 400);
+ * assert.equal(error.code, "INVALID_ARGUMENT");
+ * assert.equal(error.message, "API key not valid.");
+ * assert.deepEqual(error.details, []);
+ * ```
+ */
+export class GeminiApiError extends Error {
+  /** The HTTP status code, such as `429`. */
+  readonly status: number;
+  /** Gemini's status string, such as `"RESOURCE_EXHAUSTED"`, or `"UNKNOWN"`. */
+  readonly code: string;
+  /** The `error.details` array from the body; empty when there was none. */
+  readonly details: readonly unknown[];
+
+  /**
+   * Creates the error.
+   *
+   * @param init The status, code, message and details.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(init: GeminiApiErrorInit, options?: ErrorOptions) {
+    super(init.message, options);
+    this.name = "GeminiApiError";
+    this.status = init.status;
+    this.code = init.code;
+    this.details = init.details ?? [];
+  }
+
+  /**
+   * Builds the error from an HTTP status and a response body.
+   *
+   * A body that is not Gemini's JSON error shape is kept whole as the message,
+   * with code `"UNKNOWN"`. Redact secrets from `body` before calling this.
+   *
+   * @param status The HTTP status code.
+   * @param body The response body, normally Gemini's JSON error object.
+   * @param options The standard error options, such as `cause`.
+   * @returns The parsed error.
+   *
+   * @example Reading the retry delay from the details
+   * ```ts
+   * import { GeminiApiError } from "./errors.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const error = GeminiApiError.fromBody(429, JSON.stringify({
+   *   error: {
+   *     code: 429,
+   *     message: "Resource has been exhausted",
+   *     status: "RESOURCE_EXHAUSTED",
+   *     details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" }],
+   *   },
+   * }));
+   * assert.equal(error.code, "RESOURCE_EXHAUSTED");
+   * assert.deepEqual(error.details, [
+   *   { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" },
+   * ]);
+   * ```
+   *
+   * @example A body that is not JSON
+   * ```ts
+   * import { GeminiApiError } from "./errors.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const error = GeminiApiError.fromBody(502, "Bad Gateway");
+   * assert.equal(error.code, "UNKNOWN");
+   * assert.equal(error.message, "Bad Gateway");
+   * ```
+   */
+  static fromBody(status: number, body: string, options?: ErrorOptions): GeminiApiError {
+    const error = parseErrorObject(body);
+    const message = typeof error?.message === "string" && error.message !== ""
+      ? error.message
+      : body;
+    // The SDK fills `status` with the HTTP status text ("Bad Gateway") when the
+    // body is not JSON; only an RPC code name such as INVALID_ARGUMENT is kept.
+    const code = typeof error?.status === "string" && /^[A-Z][A-Z_]*$/.test(error.status)
+      ? error.status
+      : "UNKNOWN";
+    const details = Array.isArray(error?.details) ? error.details : [];
+    return new GeminiApiError({ status, code, message, details }, options);
+  }
+}
+
+/** Returns the `error` object of a Gemini error body, if the body has one. */
+function parseErrorObject(body: string): Record<string, unknown> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || !isRecord(parsed.error)) return undefined;
+  return parsed.error;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
