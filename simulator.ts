@@ -683,16 +683,21 @@ function rejectUnknownFields(
  */
 async function waitLatency(request: Request, config: Config): Promise<void> {
   const stopping = config.signal;
+  const unavailable = () =>
+    new ProtocolError(503, "UNAVAILABLE", "The service is currently unavailable.");
+  if (stopping?.aborted) throw unavailable();
+  // Reading `request.signal` makes Deno.serve print a one-time notice about
+  // its legacy abort behaviour, so it is read only when there is a wait to
+  // cancel. The listeners are removed before the answer is returned, so the
+  // legacy abort-after-success does not matter here.
+  if (config.latencyMs === 0) return;
   const check = () => {
-    if (stopping?.aborted) {
-      throw new ProtocolError(503, "UNAVAILABLE", "The service is currently unavailable.");
-    }
+    if (stopping?.aborted) throw unavailable();
     if (request.signal.aborted) {
       throw new ProtocolError(499, "CANCELLED", "The operation was cancelled.");
     }
   };
   check();
-  if (config.latencyMs === 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort = () => {};
   try {
