@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import { FakeTime, flush } from "./_fake_time.ts";
+import { seededRandom } from "./_random.ts";
 
 /** Runs a batcher stage between two channels and records what it emits. */
 function harness(batchSize: number, timeout: number | string, preload: number[] = []) {
@@ -20,15 +21,6 @@ function harness(batchSize: number, timeout: number | string, preload: number[] 
       await stage;
       await collecting;
     },
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -113,7 +105,7 @@ Deno.test("Batcher keeps order and loses or duplicates nothing under random arri
   for (const seed of [1, 2, 3, 42, 1234]) {
     await t.step(`seed ${seed}`, async () => {
       using time = new FakeTime();
-      const random = mulberry32(seed);
+      const random = seededRandom(seed);
       const batchSize = 1 + Math.floor(random() * 10);
       const timeout = 1 + Math.floor(random() * 50);
       const h = harness(batchSize, timeout);

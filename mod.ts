@@ -39,3 +39,6 @@ export * from "./batcher.ts";
 export * from "./duration.ts";
 export * from "./embedder.ts";
 export * from "./pipeline.ts";
+export * from "./errors.ts";
+export * from "./gemini.ts";
+export * from "./simulator.ts";

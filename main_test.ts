@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { main } from "./main.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+/** Runs main.ts as a subprocess with a clean environment (no API key). */
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+Deno.test("CLI runs the demo against the simulator and prints all 100 inputs once", async () => {
+  const { code, stdout, stderr } = await runCli([
+    "--max-delay",
+    "0",
+    "--simulate-latency",
+    "0",
+    "--seed",
+    "5",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stderr,
+    /no GEMINI_API_KEY set, so using the local Gemini simulator at http:\/\/127\.0\.0\.1:\d+/,
+  );
+  const contents = stdout.split("\n").filter((l) => l.startsWith("Content: "));
+  assert.equal(contents.length, 100);
+  const names = contents.map((l) =>
+    /^Content: (input-\d+) -> Embedding: \[(-?\d\.\d{4}(, )?){3}\]$/.exec(l)?.[1]
+  );
+  assert.deepEqual(names, Array.from({ length: 100 }, (_, i) => `input-${i}`));
+  const batches = stdout.split("\n").filter((l) => / Batch \d+: /.test(l));
+  const batched = batches.reduce((n, l) => n + Number(/: (\d+) inputs?/.exec(l)![1]), 0);
+  assert.equal(batched, 100);
+  assert.match(stdout, /Done: 100 inputs in \d+ batches .*API calls/);
+});
+
+Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["--batch-size", "0"],
+      /Invalid --batch-size: expected a whole number from 1 to 100, received "0"/,
+    ],
+    [["--batch-size", "101"], /Invalid --batch-size/],
+    [["--timeout", "soon"], /Invalid --timeout: .*received "soon"/],
+    [["--dimensions", "x"], /Invalid --dimensions/],
+    [["--max-delay", "inf"], /Invalid --max-delay: expected a finite duration/],
+    [["--base-url", "ftp://x"], /Invalid --base-url/],
+    [["--frobnicate"], /Unknown option '--frobnicate'/],
+    [["--inputs"], /--inputs/],
+    [["extra"], /extra/],
+    [["--base-url", "http://127.0.0.1:1234"], /--base-url needs an API key/],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), async () => {
+      const err: string[] = [];
+      const code = await main(args, {
+        stdout: () => {},
+        stderr: (l) => void err.push(l),
+        env: () => undefined,
+      });
+      assert.equal(code, 2);
+      assert.match(err.join("\n"), message);
+      assert.match(err.join("\n"), /Usage: deno run/);
+    });
+  }
+  await t.step("as a subprocess", async () => {
+    const { code, stderr, stdout } = await runCli(["--batch-size", "-3"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /--batch-size/);
+    assert.equal(stdout, "");
+  });
+});
+
+Deno.test("CLI --help prints usage and exits 0", async () => {
+  const { code, stdout } = await runCli(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const flag of [
+      "--batch-size",
+      "--timeout",
+      "--inputs",
+      "--max-delay",
+      "--dimensions",
+      "--model",
+      "--base-url",
+      "--simulate",
+      "--seed",
+    ]
+  ) {
+    assert.ok(stdout.includes(flag), `help mentions ${flag}`);
+  }
+});
+
+Deno.test("CLI uses the API key's endpoint when a key is set and never prints the key", async () => {
+  // A key with --base-url pointing at a closed port: the run must fail cleanly, naming no key.
+  const key = "AIzaSyTESTKEY-never-print-me-123456";
+  const { code, stdout, stderr } = await runCli(
+    ["--inputs", "3", "--max-delay", "0", "--base-url", "http://127.0.0.1:9"],
+    { GEMINI_API_KEY: key },
+  );
+  assert.equal(code, 1);
+  assert.doesNotMatch(stderr, /simulator/);
+  assert.ok(!stdout.includes(key) && !stderr.includes(key), "the key must not be printed");
+  assert.match(stderr, /^embatch: /m);
+});
