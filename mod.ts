@@ -42,3 +42,4 @@ export * from "./pipeline.ts";
 export * from "./errors.ts";
 export * from "./gemini.ts";
 export * from "./simulator.ts";
+export * from "./simulator_client.ts";
