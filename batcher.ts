@@ -5,12 +5,15 @@
  */
 
 import { now } from "./_clock.ts";
+import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adaptive.ts";
 import { Channel, type TryReceiveResult } from "./channel.ts";
 import { parseDuration } from "./duration.ts";
 
 /**
  * Why a batch was emitted: it reached `batchSize` (`"size"`), its first item
- * had waited `timeout` (`"timeout"`), or the input ended (`"end"`).
+ * had waited `timeout` (`"timeout"`), or the input ended (`"end"`). With the
+ * adaptive strategy, `"size"` means it reached its adaptive target size and
+ * `"timeout"` that its adaptive wait (at most `timeout`) ran out.
  */
 export type BatchReason = "size" | "timeout" | "end";
 
@@ -32,6 +35,16 @@ export interface Batch<T> {
   readonly emittedAt: number;
 }
 
+/**
+ * How a {@linkcode Batcher} decides when a batch leaves:
+ *
+ * - `"fixed"`: when it holds `batchSize` items or its first item has waited `timeout`.
+ * - `"adaptive"`: when it holds as many items as arrive during one call, or
+ *   has waited about as long as that takes; bigger while the downstream is
+ *   saturated; never later than `timeout` (see {@linkcode AdaptivePolicy}).
+ */
+export type BatchStrategy = "fixed" | "adaptive";
+
 /** Options for {@linkcode Batcher}. */
 export interface BatcherOptions {
   /** The most items in one batch; a batch that reaches it is emitted at once. Gemini accepts up to 100 texts per call. */
@@ -39,9 +52,25 @@ export interface BatcherOptions {
   /**
    * The longest the first item of a batch waits before the batch is emitted
    * anyway: milliseconds, or a string such as `"250ms"` or `"1s"`. `Infinity`
-   * disables it (batches then leave only when full or at the end).
+   * disables it (batches then leave only when full or at the end). With the
+   * adaptive strategy it is the maximum wait: batches usually leave sooner.
    */
   timeout: number | string;
+  /**
+   * How batches are sized: `"fixed"` (by `batchSize` and `timeout`) or
+   * `"adaptive"` (to the arrival rate and the call latency reported through
+   * {@linkcode Batcher.observeCall} and {@linkcode Batcher.setBackpressure}).
+   *
+   * @default {"fixed"}
+   */
+  strategy?: BatchStrategy;
+  /**
+   * Adaptive strategy only: the call latency assumed until the first call is
+   * observed, in milliseconds or as a string like `"200ms"`.
+   *
+   * @default {100}
+   */
+  initialLatency?: number | string;
 }
 
 /** Options for {@linkcode Batcher.batch} and {@linkcode Batcher.batches}. */
@@ -55,10 +84,17 @@ export interface BatchingOptions {
  * items, when `timeout` has passed since its first item arrived, or when the
  * input ends (the final partial batch is always flushed, never dropped).
  *
- * The deadline is a single `AbortSignal.timeout` per batch, created only when
- * the batcher actually has to wait, and raced against the channel's
- * `receive`: there is no timer per item, and items already buffered are taken
+ * The deadline is a single timer per batch, armed only when the batcher
+ * actually has to wait, raced (as an `AbortSignal`) against the channel's
+ * `receive`, and cleared as soon as the batch leaves: there is no timer per
+ * item, no timer outlives its batch, and items already buffered are taken
  * synchronously with `tryReceive`.
+ *
+ * With `strategy: "adaptive"` the batcher also implements
+ * {@linkcode BatchFeedback}: the stage that consumes its batches reports each
+ * call's latency and whether it is saturated, and batches are sized to the
+ * arrival rate (see {@linkcode AdaptivePolicy} for the rule). With the
+ * default `"fixed"` strategy the feedback methods do nothing.
  *
  * @typeParam T The type of the items.
  *
@@ -95,18 +131,19 @@ export interface BatchingOptions {
  * assert.equal(output.closed, true);
  * ```
  */
-export class Batcher<T> {
+export class Batcher<T> implements BatchFeedback {
   readonly #batchSize: number;
   readonly #timeout: number;
+  readonly #policy: AdaptivePolicy | undefined;
 
   /**
    * Constructs a new batcher.
    *
-   * @param options Batch size and timeout.
-   * @throws {RangeError} If `batchSize` is not a positive integer or `timeout` is not a non-negative duration.
+   * @param options Batch size, timeout and strategy.
+   * @throws {RangeError} If `batchSize` is not a positive integer, `timeout` or `initialLatency` is not a non-negative duration, or `strategy` is unknown.
    */
   constructor(options: BatcherOptions) {
-    const { batchSize, timeout } = options;
+    const { batchSize, timeout, strategy = "fixed" } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(
         `Cannot create batcher: batchSize must be a positive integer, received ${batchSize}`,
@@ -118,6 +155,26 @@ export class Batcher<T> {
     } catch (error) {
       throw new RangeError(`Cannot create batcher: ${(error as Error).message}`);
     }
+    if (strategy === "adaptive") {
+      let initialLatencyMs: number;
+      try {
+        initialLatencyMs = parseDuration(options.initialLatency ?? 100, "initialLatency");
+      } catch (error) {
+        throw new RangeError(`Cannot create batcher: ${(error as Error).message}`);
+      }
+      if (initialLatencyMs === Infinity) {
+        throw new RangeError(
+          `Cannot create batcher: initialLatency must be finite, received ${options.initialLatency}`,
+        );
+      }
+      this.#policy = new AdaptivePolicy({ batchSize, maxWait: this.#timeout, initialLatencyMs });
+    } else if (strategy !== "fixed") {
+      throw new RangeError(
+        `Cannot create batcher: strategy must be "fixed" or "adaptive", received ${
+          JSON.stringify(strategy)
+        }`,
+      );
+    }
   }
 
   /** The most items in one batch. */
@@ -128,6 +185,31 @@ export class Batcher<T> {
   /** The longest a batch's first item waits, in milliseconds. */
   get timeout(): number {
     return this.#timeout;
+  }
+
+  /** How batches are sized. */
+  get strategy(): BatchStrategy {
+    return this.#policy ? "adaptive" : "fixed";
+  }
+
+  /**
+   * Reports a finished call to the adaptive strategy (ignored by `"fixed"`).
+   *
+   * @param observation The call's latency and size.
+   */
+  observeCall(observation: CallObservation): void {
+    this.#policy?.observeCall(observation);
+  }
+
+  /**
+   * Reports whether the consumer of batches is saturated (ignored by
+   * `"fixed"`). While it is, an adaptive batch grows toward `batchSize`; the
+   * release lets a held batch leave at once.
+   *
+   * @param saturated `true` while a new batch would have to wait to be sent.
+   */
+  setBackpressure(saturated: boolean): void {
+    this.#policy?.setBackpressure(saturated);
   }
 
   /**
@@ -208,7 +290,17 @@ export class Batcher<T> {
   }
 
   /** Collects the next batch, or `undefined` when the input is closed and drained. */
-  async #collect(
+  #collect(
+    input: Channel<T>,
+    index: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Batch<T> | undefined> {
+    return this.#policy
+      ? this.#collectAdaptive(input, index, signal, this.#policy)
+      : this.#collectFixed(input, index, signal);
+  }
+
+  async #collectFixed(
     input: Channel<T>,
     index: number,
     signal: AbortSignal | undefined,
@@ -228,36 +320,160 @@ export class Batcher<T> {
       openedAt,
       emittedAt: now(),
     });
-    // Created on the first wait, then shared by every wait of this batch.
-    let timer: AbortSignal | undefined;
-
-    while (items.length < this.#batchSize) {
-      next = input.tryReceive();
-      if (next.ok) {
+    // Armed on the first wait, then shared by every wait of this batch; cleared when it leaves.
+    let alarm: Alarm | undefined;
+    let wait: AbortSignal | undefined;
+    try {
+      while (items.length < this.#batchSize) {
+        next = input.tryReceive();
+        if (next.ok) {
+          items.push(next.value);
+          continue;
+        }
+        if (next.closed) return emit("end");
+        if (this.#timeout === Infinity) {
+          next = await input.receive(waitOptions);
+        } else {
+          if (alarm === undefined) {
+            const at = now();
+            if (deadline <= at) return emit("timeout");
+            alarm = new Alarm();
+            wait = alarm.set(deadline, at);
+            if (signal) wait = AbortSignal.any([wait, signal]);
+          }
+          try {
+            next = await input.receive({ signal: wait! });
+          } catch (error) {
+            if (signal?.aborted) throw signal.reason;
+            if (alarm.fired) return emit("timeout");
+            throw error;
+          }
+        }
+        if (!next.ok) return emit("end");
         items.push(next.value);
-        continue;
       }
-      if (next.closed) return emit("end");
-      if (this.#timeout === Infinity) {
-        next = await input.receive(waitOptions);
-      } else {
-        if (timer === undefined) {
-          const remaining = deadline - now();
-          if (remaining <= 0) return emit("timeout");
-          timer = AbortSignal.timeout(remaining);
-          if (signal) timer = AbortSignal.any([timer, signal]);
-        }
-        try {
-          next = await input.receive({ signal: timer });
-        } catch (error) {
-          if (signal?.aborted) throw signal.reason;
-          if (timer.aborted) return emit("timeout");
-          throw error;
-        }
+      return emit("size");
+    } finally {
+      alarm?.clear();
+    }
+  }
+
+  async #collectAdaptive(
+    input: Channel<T>,
+    index: number,
+    signal: AbortSignal | undefined,
+    policy: AdaptivePolicy,
+  ): Promise<Batch<T> | undefined> {
+    let next: TryReceiveResult<T> = input.tryReceive();
+    if (!next.ok && !next.closed) next = await input.receive(signal ? { signal } : undefined);
+    if (!next.ok) return undefined;
+
+    const openedAt = now();
+    policy.observeArrivals(1, openedAt);
+    const items: T[] = [next.value];
+    const emit = (reason: BatchReason): Batch<T> => ({
+      items,
+      reason,
+      index,
+      openedAt,
+      emittedAt: now(),
+    });
+    // One timer, re-armed only when the rule moves the wake-up time; cleared when the batch leaves.
+    const alarm = new Alarm();
+    try {
+      return await this.#fillAdaptive(input, items, openedAt, emit, alarm, signal, policy);
+    } finally {
+      alarm.clear();
+    }
+  }
+
+  async #fillAdaptive(
+    input: Channel<T>,
+    items: T[],
+    openedAt: number,
+    emit: (reason: BatchReason) => Batch<T>,
+    alarm: Alarm,
+    signal: AbortSignal | undefined,
+    policy: AdaptivePolicy,
+  ): Promise<Batch<T>> {
+    const hardDeadline = openedAt + this.#timeout;
+    let next: TryReceiveResult<T>;
+    while (true) {
+      if (items.length >= this.#batchSize) return emit("size");
+      let drained = 0;
+      for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
+        items.push(next.value);
+        drained++;
+        if (items.length >= this.#batchSize) break;
+      }
+      if (drained > 0) policy.observeArrivals(drained, now());
+      if (items.length >= this.#batchSize) return emit("size");
+      if (!next.ok && next.closed) return emit("end");
+
+      const at = now();
+      if (at >= hardDeadline) return emit("timeout");
+      let wakeAt = hardDeadline;
+      if (!policy.saturated) {
+        const target = policy.targetSize();
+        if (items.length >= target) return emit("size");
+        const softDeadline = openedAt + policy.waitMs(target);
+        if (at >= softDeadline) return emit("timeout");
+        if (softDeadline < wakeAt) wakeAt = softDeadline;
+      }
+      const signals: AbortSignal[] = [];
+      if (wakeAt !== Infinity) signals.push(alarm.set(wakeAt, at));
+      if (policy.saturated) signals.push(policy.wakeSignal());
+      if (signal) signals.push(signal);
+      const wait = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+      try {
+        next = await input.receive(wait ? { signal: wait } : undefined);
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (wait?.aborted) continue; // a deadline or a release: apply the rule again
+        throw error;
       }
       if (!next.ok) return emit("end");
       items.push(next.value);
+      policy.observeArrivals(1, now());
     }
-    return emit("size");
+  }
+}
+
+/**
+ * A batch's deadline as an `AbortSignal` that fires at a given time. Unlike
+ * `AbortSignal.timeout`, its timer is cleared as soon as the batch leaves, so
+ * a fast stream with a long timeout does not pile up live timers (one per
+ * batch for a whole `timeout`). Re-arming for the same time keeps the timer.
+ */
+class Alarm {
+  #controller: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #at = NaN;
+
+  /** Whether the alarm went off since it was last set. */
+  get fired(): boolean {
+    return this.#controller?.signal.aborted ?? false;
+  }
+
+  /** Arms the alarm for time `at` (ms since the epoch; `current` is now) and returns its signal. */
+  set(at: number, current: number): AbortSignal {
+    let controller = this.#controller;
+    if (controller === undefined || controller.signal.aborted) {
+      controller = this.#controller = new AbortController();
+    } else if (at === this.#at) {
+      return controller.signal;
+    } else {
+      clearTimeout(this.#timer);
+    }
+    this.#at = at;
+    const fire = controller;
+    this.#timer = setTimeout(() => fire.abort(), Math.max(0, Math.ceil(at - current)));
+    return controller.signal;
+  }
+
+  /** Stops the timer. */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

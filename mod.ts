@@ -35,6 +35,7 @@
  */
 
 export * from "./channel.ts";
+export * from "./adaptive.ts";
 export * from "./batcher.ts";
 export * from "./duration.ts";
 export * from "./embedder.ts";

@@ -7,7 +7,8 @@
  */
 
 import { now } from "./_clock.ts";
-import { type Batch, Batcher, type BatchReason } from "./batcher.ts";
+import type { BatchFeedback } from "./adaptive.ts";
+import { type Batch, Batcher, type BatchReason, type BatchStrategy } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import type { Embedder } from "./embedder.ts";
 
@@ -71,6 +72,11 @@ export interface StageOptions {
 export interface EmbedStageOptions<T> extends StageOptions {
   /** Called with each batch as the stage takes it, before it is embedded. */
   onBatch?: (batch: Batch<T>) => void;
+  /**
+   * Told each call's latency and when the stage is busy (saturated) and free
+   * again: pass the adaptive {@linkcode Batcher} that feeds the stage.
+   */
+  feedback?: BatchFeedback;
 }
 
 /**
@@ -97,6 +103,14 @@ export interface PipelineOptions<T> {
    * @default {1000}
    */
   timeout?: number | string;
+  /**
+   * How batches are sized: `"fixed"` by `batchSize` and `timeout`, or
+   * `"adaptive"` to the arrival rate and call latency, with `timeout` as the
+   * maximum wait (see {@linkcode Batcher}).
+   *
+   * @default {"fixed"}
+   */
+  strategy?: BatchStrategy;
   /**
    * Extracts the text to embed from an input.
    *
@@ -184,13 +198,18 @@ export async function embedBatches<T>(
   const signal = options?.signal;
   const waitOptions = signal ? { signal } : undefined;
   let calls = 0;
+  const feedback = options?.feedback;
   let offset = 0;
   for await (const batch of batches.values(waitOptions)) {
     signal?.throwIfAborted();
     options?.onBatch?.(batch);
     const texts = batch.items.map(text);
     calls++;
+    // One call at a time: the stage is saturated from now until it is free to take the next batch.
+    feedback?.setBackpressure(true);
+    const startedAt = feedback ? now() : 0;
     const embeddings = await embedder.embed(texts, waitOptions);
+    feedback?.observeCall({ latencyMs: now() - startedAt, items: texts.length });
     if (embeddings.length !== texts.length) {
       throw new RangeError(
         `Cannot pair embeddings with inputs: expected ${texts.length} vectors for batch ${batch.index}, received ${embeddings.length}`,
@@ -198,6 +217,7 @@ export async function embedBatches<T>(
     }
     await output.send({ batch, offset, texts, embeddings }, waitOptions);
     offset += texts.length;
+    feedback?.setBackpressure(false);
   }
   output.close();
   return calls;
@@ -294,7 +314,11 @@ function defaultText<T>(item: T): string {
  */
 export async function runPipeline<T>(options: PipelineOptions<T>): Promise<PipelineSummary> {
   const batchSize = options.batchSize ?? 100;
-  const batcher = new Batcher<T>({ batchSize, timeout: options.timeout ?? 1000 });
+  const batcher = new Batcher<T>({
+    batchSize,
+    timeout: options.timeout ?? 1000,
+    ...(options.strategy ? { strategy: options.strategy } : {}),
+  });
   const text = options.text ?? defaultText;
   const startedAt = now();
   const batches: PipelineSummary["batches"] = { total: 0, size: 0, timeout: 0, end: 0 };
@@ -323,7 +347,11 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
   const stages = [
     guard(enqueue(options.inputs, inputs, { signal })),
     guard(batcher.batch(inputs, emitted, { signal })),
-    guard(embedBatches(emitted, embedded, options.embedder, text, { signal, onBatch })),
+    guard(embedBatches(emitted, embedded, options.embedder, text, {
+      signal,
+      onBatch,
+      ...(batcher.strategy === "adaptive" ? { feedback: batcher } : {}),
+    })),
     guard(writeOutputs(embedded, options.write, { signal })),
   ] as const;
   const settled = await Promise.allSettled(stages);
