@@ -16,6 +16,8 @@ import { GeminiEmbedder } from "./gemini.ts";
 import { runPipeline } from "./pipeline.ts";
 import { startSimulator } from "./simulator.ts";
 import type { Batch } from "./batcher.ts";
+import type { WritableSink } from "./output.ts";
+import { runWorkload } from "./workload.ts";
 
 /** Where the CLI writes and what it reads from its environment; replaceable in tests. */
 export interface MainIO {
@@ -25,8 +27,16 @@ export interface MainIO {
   stderr(line: string): void;
   /** Reads an environment variable (`undefined` when unset or not permitted). */
   env(name: string): string | undefined;
-  /** Aborted when the user interrupts the run (Ctrl-C). */
+  /** Aborted when the user interrupts the run (Ctrl-C, SIGTERM). */
   signal?: AbortSignal;
+  /** Where `--input -` reads from; `Deno.stdin.readable` when unset. */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Where `--output -` records go; `Deno.stdout` when unset. */
+  output?: WritableSink;
+  /** Writes text to stderr as is, for the live progress line; `Deno.stderr` when unset. */
+  stderrText?: (text: string) => void;
+  /** Whether stderr is a terminal (live progress line); asks `Deno.stderr` when unset. */
+  stderrIsTerminal?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -95,6 +105,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
+  if (options.input !== undefined) return await runWorkload(options, io);
 
   const apiKey = io.env("GOOGLE_API_KEY") ?? io.env("GEMINI_API_KEY");
   if (options.baseUrl && apiKey === undefined && !options.simulate) {
@@ -119,7 +130,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
   try {
     const embedder = new GeminiEmbedder({
       model: options.model,
-      outputDimensionality: options.dimensions,
+      outputDimensionality: options.dimensions ?? 3,
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
@@ -169,8 +180,9 @@ if (import.meta.main) {
     if (interrupt.signal.aborted) Deno.exit(130); // a second Ctrl-C exits at once
     interrupt.abort(new DOMException("Interrupted", "AbortError"));
   };
-  Deno.addSignalListener("SIGINT", onSignal);
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const name of signals) Deno.addSignalListener(name, onSignal);
   const code = await main(Deno.args, { ...processIO, signal: interrupt.signal });
-  Deno.removeSignalListener("SIGINT", onSignal);
+  for (const name of signals) Deno.removeSignalListener(name, onSignal);
   Deno.exit(code);
 }
