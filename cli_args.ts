@@ -86,9 +86,8 @@ export interface CliOptions {
 }
 
 /** The usage text printed by `--help` and after a usage error. */
-export const USAGE: string = `Usage:
-  deno run --allow-net --allow-env main.ts [demo options]
-  deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
+export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
+       deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
 
 Batches texts into calls to the Gemini Embedding API. With --input it embeds
 a corpus: one record per input line, in input order, to --output. Without it,

@@ -79,7 +79,7 @@ interface ParsedRecord {
  * const state = await prepareResume(path);
  * assert.ok(state.done.has(0));
  * assert.ok(!state.done.has(1));
- * assert.equal(state.tornBytes, 16);
+ * assert.equal(state.tornBytes, 15);
  * assert.equal(await Deno.readTextFile(path), '{"id":0,"embedding":[1,0]}\n');
  * await Deno.remove(path);
  * ```
