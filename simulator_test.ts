@@ -5,6 +5,7 @@ import {
   type SimulatedBatch,
   simulatedEmbedding,
   type SimulatorHandler,
+  type SimulatorStats,
   startSimulator,
 } from "./simulator.ts";
 
@@ -64,6 +65,11 @@ async function errorOf(
   assert.equal(body.error.status, rpcStatus);
   assert.equal(typeof body.error.message, "string");
   return body.error;
+}
+
+/** The request, text and status counters of the stats. */
+function counts({ requests, texts, byStatus }: SimulatorStats) {
+  return { requests, texts, byStatus };
 }
 
 function norm(vector: number[]): number {
@@ -445,12 +451,12 @@ Deno.test("Simulator answers 500 INTERNAL when onBatch throws", async () => {
 
 Deno.test("Simulator counts requests, embedded texts and statuses", async () => {
   const handler = createSimulatorHandler();
-  assert.deepEqual(handler.stats, { requests: 0, texts: 0, byStatus: {} });
+  assert.deepEqual(counts(handler.stats), { requests: 0, texts: 0, byStatus: {} });
   await (await call(handler, batchOf(["a", "b", "c"], { outputDimensionality: 2 }))).body?.cancel();
   await (await call(handler, batchOf(["d"], { outputDimensionality: 2 }))).body?.cancel();
   await (await call(handler, batchOf(["e"]), { key: null })).body?.cancel();
   await (await call(handler, {})).body?.cancel();
-  assert.deepEqual(handler.stats, {
+  assert.deepEqual(counts(handler.stats), {
     requests: 4,
     texts: 4,
     byStatus: { 200: 2, 400: 1, 403: 1 },
@@ -506,7 +512,7 @@ Deno.test("Simulator answers 499 CANCELLED at once when the client aborts during
   controller.abort(new Error("client gone"));
   const error = await errorOf(await pending, 499, "CANCELLED");
   assert.equal(error.message, "The operation was cancelled.");
-  assert.deepEqual(handler.stats, { requests: 1, texts: 0, byStatus: { 499: 1 } });
+  assert.deepEqual(counts(handler.stats), { requests: 1, texts: 0, byStatus: { 499: 1 } });
 });
 
 Deno.test("Simulator answers 503 UNAVAILABLE when its signal aborts during the wait", async () => {
@@ -536,7 +542,7 @@ Deno.test("startSimulator serves over loopback HTTP until closed", async () => {
       body: JSON.stringify(batchOf(["over http"], { outputDimensionality: 6 })),
     });
     assert.deepEqual(await embeddingsOf(response), [simulatedEmbedding("over http", 6)]);
-    assert.deepEqual(simulator.stats, { requests: 1, texts: 1, byStatus: { 200: 1 } });
+    assert.deepEqual(counts(simulator.stats), { requests: 1, texts: 1, byStatus: { 200: 1 } });
   } finally {
     await simulator.close();
   }
@@ -621,7 +627,9 @@ Deno.test("Simulator CLI prints its URL, serves, and stops on SIGINT", async () 
     }
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     assert.ok(url, output);
-    assert.match(output, new RegExp(`GOOGLE_GEMINI_BASE_URL=${url} GEMINI_API_KEY=cli-key`));
+    // The key is not echoed: the CLI never prints an API key.
+    assert.match(output, new RegExp(`GOOGLE_GEMINI_BASE_URL=${url} GEMINI_API_KEY=<one of`));
+    assert.doesNotMatch(output, /cli-key/);
     const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
       method: "POST",
       headers: { "x-goog-api-key": "cli-key" },
@@ -634,5 +642,8 @@ Deno.test("Simulator CLI prints its URL, serves, and stops on SIGINT", async () 
   }
   const { code } = await child.status;
   assert.equal(code, 0, await stderr);
-  assert.match(output, /Stopped after 1 requests, 1 texts embedded\./);
+  assert.match(
+    output,
+    /Stopped after 1 requests, 1 texts embedded, 2 tokens; answers \{200: 1\}; 0 rate-limited \(429\); faults: none; peak per key: 1 requests\/min, 2 tokens\/min\./,
+  );
 });
