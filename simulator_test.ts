@@ -606,7 +606,17 @@ function cli(args: string[]) {
 }
 
 Deno.test("Simulator CLI exits 2 with the usage on a bad flag", async () => {
-  for (const args of [["--bogus"], ["--port", "http"], ["--latency=-5"]]) {
+  for (
+    const args of [
+      ["--bogus"],
+      ["--port", "http"],
+      ["--latency=-5"],
+      ["--rpm", "0"],
+      ["--error-503", "2"],
+      ["--latency-spike", "0.1"],
+      ["--drop", "0.6", "--hang", "0.6"],
+    ]
+  ) {
     const { code, stderr } = await cli(args).output();
     const message = new TextDecoder().decode(stderr);
     assert.equal(code, 2, message);
@@ -646,4 +656,69 @@ Deno.test("Simulator CLI prints its URL, serves, and stops on SIGINT", async () 
     output,
     /Stopped after 1 requests, 1 texts embedded, 2 tokens; answers \{200: 1\}; 0 rate-limited \(429\); faults: none; peak per key: 1 requests\/min, 2 tokens\/min\./,
   );
+});
+
+Deno.test("Simulator CLI applies fault flags and reports faults and 429s on exit", async () => {
+  const child = cli(["--rpm", "2", "--error-503", "1"]).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let output = "";
+  try {
+    while (!output.includes("Ctrl-C")) {
+      const { done, value } = await lines.next();
+      if (done) break;
+      output += value;
+    }
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    assert.ok(url, output);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
+        method: "POST",
+        headers: { "x-goog-api-key": "k" },
+        body: JSON.stringify(batchOf(["x"])),
+      });
+      await response.body?.cancel();
+      statuses.push(response.status);
+    }
+    assert.deepEqual(statuses, [503, 503, 429]);
+  } finally {
+    child.kill("SIGINT");
+    for await (const value of lines) output += value;
+  }
+  const { code } = await child.status;
+  assert.equal(code, 0, await stderr);
+  assert.match(output, /answers \{429: 1, 503: 2\}; 1 rate-limited \(429\); faults: error503 2;/);
+});
+
+Deno.test("startSimulator does not make Deno print its legacy request.signal notice", async () => {
+  // Waits, hangs and drops all used to read request.signal inside Deno.serve.
+  const script = `
+    import { GeminiEmbedder, startSimulator } from ${
+    JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+  };
+    const simulator = startSimulator({
+      latency: { baseMs: 5, perTextMs: 1 },
+      faults: { script: (i) => (["drop", "hang"])[i] },
+    });
+    const embedder = new GeminiEmbedder({ apiKey: "k", baseUrl: simulator.url });
+    await embedder.embed(["a"]).catch(() => {});
+    const hung = embedder.embed(["b"]).catch(() => {});
+    await embedder.embed(["c"]);
+    await simulator.close();
+    await hung;
+    console.log("done", JSON.stringify(simulator.stats.faults));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: CWD,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, err);
+  assert.match(new TextDecoder().decode(stdout), /^done .*"hang":1,"drop":1/);
+  assert.doesNotMatch(err, /request\.signal|legacy/);
+  assert.equal(err.trim(), "");
 });
