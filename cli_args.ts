@@ -8,6 +8,13 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "./duration.ts";
 import type { GeminiTaskType } from "./gemini.ts";
 import type { InputFormat } from "./input.ts";
+import type { SimulatorHandlerOptions } from "./simulator.ts";
+import {
+  SIMULATOR_FLAGS,
+  simulatorFlagOptions,
+  simulatorFlagsHelp,
+  simulatorOptionsFromFlags,
+} from "./simulator_flags.ts";
 
 /**
  * Thrown for a bad flag or value. `main.ts` prints its message and the usage
@@ -55,8 +62,11 @@ export interface CliOptions {
   simulate: boolean;
   /** Seed for the demo's arrival delays. */
   seed: number;
-  /** Simulated call latency in milliseconds (simulator only). */
-  simulateLatencyMs: number;
+  /**
+   * The simulator's settings from the `--simulate-*` flags, with the default
+   * latency filled in (50 ms for the demo, 0 for a corpus run).
+   */
+  simulator: SimulatorHandlerOptions;
   /** The corpus to embed (`-` for stdin); unset runs the demo. */
   input: string | undefined;
   /** Where records go (`-` for stdout). */
@@ -132,9 +142,10 @@ Both:
   --model NAME          embedding model                  (default gemini-embedding-001)
   --base-url URL        Gemini API base URL (or set GOOGLE_GEMINI_BASE_URL)
   --simulate            use the local simulator even if an API key is set
-  --simulate-latency DURATION
-                        simulated latency of each API call  (default 0; demo 50ms)
   -h, --help            show this help
+
+Simulator (with --simulate, or the demo without a key; latency default 0, demo 50ms):
+${simulatorFlagsHelp("simulate-", "  ")}
 
 Exit codes: 0 all embedded, 1 the run failed, 2 bad flags, files or key,
 3 finished with error records (run again with --resume to retry them),
@@ -295,7 +306,7 @@ export function parseCliArgs(args: string[]): CliOptions {
     model,
     baseUrl: url("base-url", values["base-url"]),
     simulate: values.simulate ?? false,
-    simulateLatencyMs: duration("simulate-latency", values["simulate-latency"], corpus ? 0 : 50),
+    simulator: simulatorSettings(values, corpus),
     input,
     output,
     format,
@@ -323,7 +334,7 @@ const FLAGS = {
   model: { type: "string" },
   "base-url": { type: "string" },
   simulate: { type: "boolean" },
-  "simulate-latency": { type: "string" },
+  ...simulatorFlagOptions("simulate-"),
   input: { type: "string" },
   output: { type: "string" },
   format: { type: "string" },
@@ -367,6 +378,25 @@ const TASK_TYPES: readonly GeminiTaskType[] = [
   "FACT_VERIFICATION",
   "CODE_RETRIEVAL_QUERY",
 ];
+
+function simulatorSettings(
+  values: Readonly<Record<string, unknown>>,
+  corpus: boolean,
+): SimulatorHandlerOptions {
+  const given = Object.keys(SIMULATOR_FLAGS).find((name) =>
+    values[`simulate-${name}`] !== undefined
+  );
+  if (corpus && given !== undefined && values.simulate !== true) {
+    throw new UsageError(
+      `--simulate-${given} needs --simulate: a corpus run uses the simulator only when asked`,
+    );
+  }
+  try {
+    return { latencyMs: corpus ? 0 : 50, ...simulatorOptionsFromFlags(values, "simulate-") };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 function positiveDuration(flag: string, value: string | undefined, fallback: number): number {
   const ms = duration(flag, value, fallback);

@@ -115,7 +115,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     return 2;
   }
   const simulate = options.simulate || apiKey === undefined;
-  const simulator = simulate ? startSimulator({ latencyMs: options.simulateLatencyMs }) : undefined;
+  const simulator = simulate ? startSimulator(options.simulator) : undefined;
   if (simulator) {
     io.stderr(
       options.simulate

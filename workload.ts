@@ -14,7 +14,7 @@ import { IdSet } from "./_id_set.ts";
 import type { BatchReason } from "./batcher.ts";
 import type { CliOptions } from "./cli_args.ts";
 import type { Embedder } from "./embedder.ts";
-import { redactSecret } from "./errors.ts";
+import { GeminiApiError, redactSecret } from "./errors.ts";
 import { GeminiEmbedder } from "./gemini.ts";
 import { formatFromPath, type InputError, type InputText, readInputs } from "./input.ts";
 import type { MainIO } from "./main.ts";
@@ -156,9 +156,7 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
   const sink: WritableSink = outputFile ?? io.output ?? Deno.stdout;
   const writer = new JsonlWriter(sink, { bufferSize: 1 << 16, flushInterval: 1000 });
 
-  const simulator = options.simulate
-    ? startSimulator({ latencyMs: options.simulateLatencyMs })
-    : undefined;
+  const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
   const counts: Counts = {
     read: 0,
     embedded: 0,
@@ -358,10 +356,7 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
     releaseHeld(); // error records after the last embedded input
   } catch (error) {
     if (!(hardStop.signal.aborted && error === hardStop.signal.reason)) {
-      failure = redactSecret(
-        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        secret,
-      );
+      failure = redactSecret(describeError(error), secret);
     }
   } finally {
     clearTimeout(graceTimer);
@@ -440,6 +435,13 @@ function summarize(
 
 function n(value: number): string {
   return value.toLocaleString("en-US");
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof GeminiApiError) {
+    return `the API answered ${error.status} ${error.code}: ${error.message}`;
+  }
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function describeFileError(error: unknown): string {

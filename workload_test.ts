@@ -344,3 +344,19 @@ Deno.test("CLI rejects bad corpus flags and files with exit 2 before running", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("CLI passes --simulate-* flags to the simulator, and only with --simulate", async () => {
+  const err: string[] = [];
+  const io = { stdout: () => {}, stderr: (l: string) => void err.push(l), env: () => "key" };
+  assert.equal(await main(["--input", "-", "--simulate-rpm", "5"], io), 2);
+  assert.match(err.join("\n"), /--simulate-rpm needs --simulate/);
+  assert.equal(await main(["--input", "-", "--simulate", "--simulate-error-500", "2"], io), 2);
+  assert.match(err.join("\n"), /Invalid --simulate-error-500/);
+  // A simulator that fails every call: the run stops with the API's error, exit 1.
+  const failed = await runCli(
+    ["--input", "-", "--simulate", "--simulate-error-500", "1"],
+    { stdin: "a\nb\n" },
+  );
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /the API answered 500 INTERNAL: /);
+});
