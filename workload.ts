@@ -441,7 +441,10 @@ function describeError(error: unknown): string {
   if (error instanceof GeminiApiError) {
     return `the API answered ${error.status} ${error.code}: ${error.message}`;
   }
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // fetch's "fetch failed" says why only in its cause (a DNS or connection error).
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+  return `${error.name}: ${error.message}${cause}`;
 }
 
 function describeFileError(error: unknown): string {
