@@ -140,8 +140,12 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
       timeout: options.timeoutMs,
       ...(io.signal ? { signal: io.signal } : {}),
       onBatch: (batch) => io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`),
-      write: ({ text, embedding }) =>
-        io.stdout(`Content: ${text} -> Embedding: ${formatVector(embedding)}`),
+      write: (out) =>
+        io.stdout(
+          out.ok
+            ? `Content: ${out.text} -> Embedding: ${formatVector(out.embedding)}`
+            : `Content: ${out.text} -> Error: ${out.error.code}: ${out.error.message}`,
+        ),
     });
     const b = summary.batches;
     io.stdout(
