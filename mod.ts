@@ -43,3 +43,4 @@ export * from "./errors.ts";
 export * from "./gemini.ts";
 export * from "./simulator.ts";
 export * from "./simulator_client.ts";
+export * from "./simulator_flags.ts";
