@@ -10,7 +10,7 @@ import { Notifier } from "./_notifier.ts";
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import type { Embedder } from "./embedder.ts";
-import { EmbeddingBatcherClosedError, type EmbeddingError } from "./errors.ts";
+import { EmbeddingBatcherClosedError } from "./errors.ts";
 import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
 import { type ResilienceOptions, ResilientEmbedder } from "./resilient_embedder.ts";
 
@@ -78,7 +78,7 @@ interface Slot {
  * timeout, with {@linkcode Batcher}) sent through a
  * {@linkcode ResilientEmbedder} with up to `concurrency` calls in flight.
  * Each caller gets its own vector, or rejects with its own
- * {@linkcode EmbeddingError}.
+ * `EmbeddingError`.
  *
  * - Identical texts waiting at the same time share one slot (one text sent).
  * - A caller that aborts is removed before its batch is sent; a call in

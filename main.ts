@@ -153,6 +153,10 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
         `(${b.size} full, ${b.timeout} timed out, ${b.end} final), ${summary.calls} API calls, ` +
         `${(summary.elapsedMs / 1000).toFixed(2)} s`,
     );
+    if (summary.failed > 0) {
+      io.stderr(`embatch: ${summary.failed} of ${summary.items} inputs got no embedding`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     if (io.signal?.aborted && error === io.signal.reason) {

@@ -477,13 +477,13 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
   // When each input entered, by index, until its result is ready: item latency.
   const enteredAt = new Map<number, number>();
   let entered = 0;
-  async function* arrivals(): AsyncGenerator<T> {
+  const arrivals = async function* (): AsyncGenerator<T> {
     for await (const item of options.inputs) {
       enteredAt.set(entered++, now());
       metrics.itemStarted();
       yield item;
     }
-  }
+  };
   const onEmbedded = ({ offset, results }: EmbeddedBatch<T>) => {
     const time = now();
     results.forEach((result, i) => {

@@ -17,7 +17,9 @@ Deno.test("QuotaLimiter never grants more than rpm requests or tpm tokens in any
     for (let i = 0; i < burst && requested < 600; i++, requested++) {
       const tokens = Math.floor(random() * 400);
       lastArrival = Date.now();
-      pending.push(limiter.acquire(tokens).then(() => void grants.push({ at: Date.now(), tokens })));
+      pending.push(
+        limiter.acquire(tokens).then(() => void grants.push({ at: Date.now(), tokens })),
+      );
     }
     await time.tick(50);
   }
@@ -46,7 +48,8 @@ Deno.test("QuotaLimiter grants first come, first served, waking exactly when a g
   using time = new FakeTime();
   const limiter = new QuotaLimiter({ rpm: 2, window: 1000 });
   const order: [string, number][] = [];
-  const grant = (name: string) => limiter.acquire(1).then(() => void order.push([name, Date.now()]));
+  const grant = (name: string) =>
+    limiter.acquire(1).then(() => void order.push([name, Date.now()]));
   await grant("a");
   await time.tick(300);
   await grant("b");
@@ -88,7 +91,10 @@ Deno.test("QuotaLimiter acquire is cancellable and reserves nothing when aborted
   await time.tick(1000);
   await next;
   assert.deepEqual(limiter.usage(), { requests: 1, tokens: 7 });
-  await assert.rejects(limiter.acquire(1, { signal: AbortSignal.abort(reason) }), (e) => e === reason);
+  await assert.rejects(
+    limiter.acquire(1, { signal: AbortSignal.abort(reason) }),
+    (e) => e === reason,
+  );
 });
 
 Deno.test("QuotaLimiter grants a request over tpm alone, in an empty window", async () => {

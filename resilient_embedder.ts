@@ -21,8 +21,8 @@ import {
   classifyError,
   type ErrorClass,
   type RetryOptions,
-  retryPolicy,
   type RetryPolicy,
+  retryPolicy,
 } from "./retry.ts";
 import { estimateTokens, MAX_INPUT_TOKENS, truncateToTokens } from "./tokens.ts";
 

@@ -83,7 +83,11 @@ Deno.test("ResilientEmbedder retries transient errors with backoff, and not perm
       assert.equal(calls.length, 1);
       assert.equal(result?.ok, false);
       assert.deepEqual(
-        { code: result?.error?.code, status: result?.error?.status, attempts: result?.error?.attempts },
+        {
+          code: result?.error?.code,
+          status: result?.error?.status,
+          attempts: result?.error?.attempts,
+        },
         { code: "NOPE", status, attempts: 1 },
       );
     });
@@ -131,7 +135,9 @@ Deno.test("ResilientEmbedder bisects a 400 to fail exactly the bad inputs", asyn
     const random = seededRandom(seed);
     const texts = Array.from({ length: 1 + Math.floor(random() * 100) }, (_, i) => `t${i}`);
     const bad = new Set(texts.filter(() => random() < 0.08));
-    const { embedder } = scripted((batch) => batch.some((t) => bad.has(t)) ? badRequest() : undefined);
+    const { embedder } = scripted((batch) =>
+      batch.some((t) => bad.has(t)) ? badRequest() : undefined
+    );
     const results = await new ResilientEmbedder(embedder).embedEach(texts);
     texts.forEach((text, i) => {
       const result = results[i]!;
@@ -148,7 +154,9 @@ Deno.test("ResilientEmbedder bisects a 400 to fail exactly the bad inputs", asyn
 Deno.test("ResilientEmbedder isolates the input a 400 names, without bisecting", async () => {
   const { embedder, calls } = scripted((batch) => {
     const i = batch.indexOf("bad");
-    return i < 0 ? undefined : badRequest(`* BatchEmbedContentsRequest.requests[${i}].content: too long`);
+    return i < 0
+      ? undefined
+      : badRequest(`* BatchEmbedContentsRequest.requests[${i}].content: too long`);
   });
   const texts = Array.from({ length: 10 }, (_, i) => i === 6 ? "bad" : `ok${i}`);
   const results = await new ResilientEmbedder(embedder).embedEach(texts);
@@ -158,7 +166,9 @@ Deno.test("ResilientEmbedder isolates the input a 400 names, without bisecting",
 });
 
 Deno.test("ResilientEmbedder does not bisect an invalid API key", async () => {
-  const { embedder, calls } = scripted(() => badRequest("API key not valid. Please pass a valid API key."));
+  const { embedder, calls } = scripted(() =>
+    badRequest("API key not valid. Please pass a valid API key.")
+  );
   const results = await new ResilientEmbedder(embedder).embedEach(["a", "b", "c", "d"]);
   assert.equal(calls.length, 1);
   assert.ok(results.every((r) => r.error?.code === "INVALID_ARGUMENT"));
@@ -204,7 +214,9 @@ Deno.test("ResilientEmbedder enforces the per-call and per-text limits before se
   assert.equal(lenient[0]?.ok, true);
   assert.equal(lenient[0]?.truncated, true);
   assert.equal(lenient[1]?.truncated, false);
-  assert.ok(calls[0]!.texts[0]!.length < 500 && "word ".repeat(500).startsWith(calls[0]!.texts[0]!));
+  assert.ok(
+    calls[0]!.texts[0]!.length < 500 && "word ".repeat(500).startsWith(calls[0]!.texts[0]!),
+  );
 
   calls.length = 0;
   await time.until(
@@ -238,7 +250,9 @@ Deno.test("ResilientEmbedder keeps at most `concurrency` calls in flight", async
 
 Deno.test("ResilientEmbedder aborts everything on the signal and leaves no timer", async () => {
   using time = new FakeTime();
-  const { embedder } = scripted(() => new GeminiApiError({ status: 503, code: "UNAVAILABLE", message: "x" }));
+  const { embedder } = scripted(() =>
+    new GeminiApiError({ status: 503, code: "UNAVAILABLE", message: "x" })
+  );
   const controller = new AbortController();
   const run = new ResilientEmbedder(embedder, { rpm: 1 }).embedEach(
     Array.from({ length: 300 }, (_, i) => `t${i}`),
@@ -252,7 +266,10 @@ Deno.test("ResilientEmbedder aborts everything on the signal and leaves no timer
 
 Deno.test("ResilientEmbedder rejects bad options", () => {
   const { embedder } = scripted();
-  assert.throws(() => new ResilientEmbedder(embedder, { concurrency: 0 }), /concurrency must be a positive integer, received 0/);
+  assert.throws(
+    () => new ResilientEmbedder(embedder, { concurrency: 0 }),
+    /concurrency must be a positive integer, received 0/,
+  );
   assert.throws(() => new ResilientEmbedder(embedder, { callTimeout: "soon" }), RangeError);
   assert.throws(() => new ResilientEmbedder(embedder, { rpm: -1 }), RangeError);
 });

@@ -4,7 +4,12 @@ import { EmbeddingCountError, GeminiApiError } from "./errors.ts";
 import { seededRandom } from "./_random.ts";
 
 function apiError(status: number, details: unknown[] = []): GeminiApiError {
-  return new GeminiApiError({ status, code: status === 429 ? "RESOURCE_EXHAUSTED" : "X", message: "m", details });
+  return new GeminiApiError({
+    status,
+    code: status === 429 ? "RESOURCE_EXHAUSTED" : "X",
+    message: "m",
+    details,
+  });
 }
 
 Deno.test("classifyError retries transient failures only", () => {
@@ -18,7 +23,11 @@ Deno.test("classifyError retries transient failures only", () => {
   assert.equal(classifyError(new TypeError("error sending request")).retryable, true);
   assert.equal(classifyError(new DOMException("late", "TimeoutError")).code, "TIMEOUT");
   assert.equal(classifyError(new EmbeddingCountError(2, 1)).code, "EMBEDDING_COUNT");
-  assert.deepEqual(classifyError(new GeminiApiError({ status: 502, code: "UNKNOWN", message: "Bad Gateway" })).code, "HTTP_502");
+  assert.deepEqual(
+    classifyError(new GeminiApiError({ status: 502, code: "UNKNOWN", message: "Bad Gateway" }))
+      .code,
+    "HTTP_502",
+  );
   assert.equal(classifyError("weird").retryable, false);
 });
 
@@ -32,7 +41,9 @@ Deno.test("retryDelayOf reads RetryInfo and Retry-After", () => {
   assert.equal(retryDelayOf(info("0.250s")), 250);
   assert.equal(retryDelayOf(info({ seconds: 2, nanos: 500_000_000 })), 2500);
   assert.equal(retryDelayOf(info("soon")), undefined);
-  const withHeader = Object.assign(new Error("x"), { headers: new Headers({ "retry-after": "3" }) });
+  const withHeader = Object.assign(new Error("x"), {
+    headers: new Headers({ "retry-after": "3" }),
+  });
   assert.equal(retryDelayOf(withHeader), 3000);
   assert.equal(retryDelayOf(Object.assign(new Error("x"), { retryAfter: "4" })), 4000);
   assert.equal(retryDelayOf(new Error("none")), undefined);

@@ -16,7 +16,10 @@ Deno.test("estimateTokens is never below one token per 4 UTF-8 bytes (the simula
   for (let i = 0; i < 2000; i++) {
     const text = randomText(random, Math.floor(random() * 200));
     const floor = Math.ceil(bytes.encode(text).length / 4);
-    assert.ok(estimateTokens(text) >= floor, `${JSON.stringify(text)}: ${estimateTokens(text)} < ${floor}`);
+    assert.ok(
+      estimateTokens(text) >= floor,
+      `${JSON.stringify(text)}: ${estimateTokens(text)} < ${floor}`,
+    );
   }
 });
 
