@@ -151,8 +151,12 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
       timeout: options.timeoutMs,
       ...(io.signal ? { signal: io.signal } : {}),
       onBatch: (batch) => io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`),
-      write: ({ text, embedding }) =>
-        io.stdout(`Content: ${text} -> Embedding: ${formatVector(embedding)}`),
+      write: (out) =>
+        io.stdout(
+          out.ok
+            ? `Content: ${out.text} -> Embedding: ${formatVector(out.embedding)}`
+            : `Content: ${out.text} -> Error: ${out.error.code}: ${out.error.message}`,
+        ),
     });
     const b = summary.batches;
     io.stdout(
@@ -160,6 +164,10 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
         `(${b.size} full, ${b.timeout} timed out, ${b.end} final), ${summary.calls} API calls, ` +
         `${(summary.elapsedMs / 1000).toFixed(2)} s`,
     );
+    if (summary.failed > 0) {
+      io.stderr(`embatch: ${summary.failed} of ${summary.items} inputs got no embedding`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     if (io.signal?.aborted && error === io.signal.reason) {
