@@ -83,6 +83,8 @@ export interface CliOptions {
   rpm: number | undefined;
   /** The most (estimated) tokens per minute, when set. */
   tpm: number | undefined;
+  /** The most calls for one batch, retries included, when set. */
+  maxAttempts: number | undefined;
   /** Continue an earlier run's output instead of starting over. */
   resume: boolean;
   /** Replace an existing output file. */
@@ -119,9 +121,11 @@ Corpus runs:
   --task-type TYPE      RETRIEVAL_DOCUMENT, RETRIEVAL_QUERY, SEMANTIC_SIMILARITY,
                         CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
                         FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
-  --concurrency N       most API calls in flight at once, 1-64
-  --rpm N               most API calls per minute (free tier: 100)
+  --concurrency N       most API calls in flight at once, 1-64        (default 4)
+  --rpm N               most API calls per minute (free tier: 100; default no limit)
   --tpm N               most tokens per minute, estimated (free tier: 30000)
+  --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
+                        1-100; 1 disables retries                   (default 6)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
   --progress-interval DURATION
                         progress line period when stderr is not a terminal
@@ -315,6 +319,7 @@ export function parseCliArgs(args: string[]): CliOptions {
     concurrency: optional("concurrency", values.concurrency, 1, 64),
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
     tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
+    maxAttempts: optional("max-attempts", values["max-attempts"], 1, 100),
     resume,
     overwrite,
     quiet: values.quiet ?? false,
@@ -343,6 +348,7 @@ const FLAGS = {
   concurrency: { type: "string" },
   rpm: { type: "string" },
   tpm: { type: "string" },
+  "max-attempts": { type: "string" },
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -361,6 +367,7 @@ const CORPUS_FLAGS = [
   "concurrency",
   "rpm",
   "tpm",
+  "max-attempts",
   "resume",
   "overwrite",
   "quiet",

@@ -14,7 +14,8 @@ import { IdSet } from "./_id_set.ts";
 import type { BatchReason } from "./batcher.ts";
 import type { CliOptions } from "./cli_args.ts";
 import type { Embedder } from "./embedder.ts";
-import { GeminiApiError, redactSecret } from "./errors.ts";
+import { type EmbeddingError, GeminiApiError, redactSecret } from "./errors.ts";
+import { EmbeddingMetrics } from "./metrics.ts";
 import { GeminiEmbedder } from "./gemini.ts";
 import { formatFromPath, type InputError, type InputText, readInputs } from "./input.ts";
 import type { MainIO } from "./main.ts";
@@ -51,7 +52,6 @@ interface Counts {
   skipped: number;
   blank: number;
   repeated: number;
-  calls: number;
   tokens: number;
   batches: Record<BatchReason, number>;
   readBytes: number;
@@ -165,12 +165,12 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
     skipped: 0,
     blank: 0,
     repeated: 0,
-    calls: 0,
     tokens: 0,
     batches: { size: 0, timeout: 0, end: 0 },
     readBytes: 0,
   };
   const latency = new LatencyHistogram();
+  const metrics = new EmbeddingMetrics();
   const startedAt = now();
 
   const writeText = io.stderrText ?? ((text: string) => {
@@ -183,8 +183,8 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
       skipped: counts.skipped,
       bytes: counts.readBytes,
       totalBytes,
-      retries: undefined,
-      rateLimited: undefined,
+      retries: metrics.summary().retries,
+      rateLimited: metrics.summary().rateLimited,
     }),
     write: writeText,
     terminal: io.stderrIsTerminal ?? Deno.stderr.isTerminal(),
@@ -301,18 +301,13 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
     outputFile?.close();
     return setupFailed(`embatch: ${redactSecret(String(error), secret)}`);
   }
-  // A failed call or write ends the run: stop reading too, even a read
-  // waiting on a pipe, so that the pipeline can wind down.
+  // A failed write ends the run: stop reading too, even a read waiting on a
+  // pipe, so that the pipeline can wind down.
   const stopOnFailure = (error: unknown): never => {
     stopReading.abort(error);
     throw error;
   };
-  const counting: Embedder = {
-    embed(texts, embedOptions) {
-      counts.calls++;
-      return embedder.embed(texts, embedOptions).catch(stopOnFailure);
-    },
-  };
+  let fatal: Error | undefined;
 
   // Ctrl-C: stop reading, let the calls in flight finish for `graceMs`, then abort them.
   const hardStop = new AbortController();
@@ -337,17 +332,41 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
   try {
     await runPipeline<Pending>({
       inputs: inputs(),
-      embedder: counting,
+      embedder,
       batchSize: options.batchSize,
+      metrics,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+      ...(options.rpm !== undefined && { rpm: options.rpm }),
+      ...(options.tpm !== undefined && { tpm: options.tpm }),
+      ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
       timeout: options.timeoutMs,
       text: (item) => item.text,
       signal: hardStop.signal,
       onBatch: (batch) => void counts.batches[batch.reason]++,
-      write: ({ item, embedding }) => {
-        const pending = writer.write(formatRecord(item.id, { embedding }));
+      write: (out) => {
+        if (fatal !== undefined) return;
+        const { item } = out;
+        let pending: Promise<void>;
+        if (out.ok) {
+          pending = writer.write(formatRecord(item.id, { embedding: out.embedding }));
+          counts.embedded++;
+          counts.tokens += estimateTokens(item.text);
+        } else if (isFatal(out.error)) {
+          // Every other call would fail the same way: stop instead of writing errors.
+          fatal = new Error(redactSecret(describeItemError(out.error), secret));
+          stopReading.abort(fatal);
+          hardStop.abort(fatal);
+          return;
+        } else {
+          const { code, message, status, attempts } = out.error;
+          pending = writeError(item.id, {
+            code,
+            message: redactSecret(message, secret),
+            ...(status !== undefined && { status }),
+            attempts,
+          });
+        }
         written++;
-        counts.embedded++;
-        counts.tokens += estimateTokens(item.text);
         latency.record(now() - item.readAt);
         releaseHeld();
         return pending.catch(stopOnFailure);
@@ -355,7 +374,9 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
     });
     releaseHeld(); // error records after the last embedded input
   } catch (error) {
-    if (!(hardStop.signal.aborted && error === hardStop.signal.reason)) {
+    if (fatal !== undefined && error === fatal) {
+      failure = fatal.message;
+    } else if (!(hardStop.signal.aborted && error === hardStop.signal.reason)) {
       failure = redactSecret(describeError(error), secret);
     }
   } finally {
@@ -376,7 +397,9 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
 
   if (failure !== undefined) say(`embatch: ${failure}`);
   if (!options.quiet) {
-    say(summarize(counts, latency, now() - startedAt, interrupted, failure !== undefined));
+    say(
+      summarize(counts, metrics, latency, now() - startedAt, interrupted, failure !== undefined),
+    );
   }
   if (interrupted) return EXIT.interrupted;
   if (failure !== undefined) return EXIT.failed;
@@ -403,6 +426,7 @@ function describeResume(output: string, state: ResumeState): string {
 
 function summarize(
   counts: Counts,
+  metrics: EmbeddingMetrics,
   latency: LatencyHistogram,
   elapsedMs: number,
   interrupted: boolean,
@@ -413,7 +437,9 @@ function summarize(
   const byCode = [...counts.errorsByCode].map(([code, k]) => `${code} ${n(k)}`).join(", ");
   const b = counts.batches;
   const total = b.size + b.timeout + b.end;
-  const ms = (q: number) => `${latency.quantile(q).toFixed(0)} ms`;
+  const stats = metrics.summary();
+  const ms = (value: number) => `${value.toFixed(0)} ms`;
+  const stage = stats.itemLatencyMs;
   const lines = [
     `embatch: ${state} after ${seconds.toFixed(1)} s: ${n(counts.read)} inputs read, ` +
     `${n(counts.embedded)} embedded, ${n(counts.errors)} errors${byCode ? ` (${byCode})` : ""}`,
@@ -422,9 +448,16 @@ function summarize(
     } blank lines, ` +
     `${n(counts.repeated)} repeated ids`,
     `  batches: ${n(total)} (${n(b.size)} full, ${n(b.timeout)} timed out, ${n(b.end)} final), ` +
-    `${n(counts.calls)} API calls, ~${n(counts.tokens)} tokens (estimated)`,
+    `${n(stats.calls)} API calls (${n(stats.retries)} retries, ${
+      n(stats.rateLimited)
+    } answered 429), ` +
+    `~${n(counts.tokens)} tokens (estimated)`,
     `  throughput: ${n(Math.round(counts.embedded / Math.max(seconds, 0.001)))} inputs/s; ` +
-    `latency per input (read to written): p50 ${ms(0.5)}, p95 ${ms(0.95)}, p99 ${ms(0.99)}`,
+    `latency per input: embedding p50 ${ms(stage.p50)}, p95 ${ms(stage.p95)}, p99 ${
+      ms(stage.p99)
+    }; ` +
+    `read to written p50 ${ms(latency.quantile(0.5))}, p95 ${ms(latency.quantile(0.95))}, ` +
+    `p99 ${ms(latency.quantile(0.99))}`,
   ];
   if (counts.errors > 0 && !interrupted && !failed) {
     lines.push("  the error records are retried by running again with --resume");
@@ -435,6 +468,18 @@ function summarize(
 
 function n(value: number): string {
   return value.toLocaleString("en-US");
+}
+
+/** An item error that every later call would repeat: a bad key, model or permission. */
+function isFatal(error: EmbeddingError): boolean {
+  return error.status === 401 || error.status === 403 || error.status === 404 ||
+    error.code === "PERMISSION_DENIED" || error.code === "UNAUTHENTICATED" ||
+    (error.status === 400 && /api key/i.test(error.message));
+}
+
+function describeItemError(error: EmbeddingError): string {
+  const status = error.status === undefined ? "" : `${error.status} `;
+  return `the API answered ${status}${error.code}: ${error.message}`;
 }
 
 function describeError(error: unknown): string {

@@ -352,11 +352,17 @@ Deno.test("CLI passes --simulate-* flags to the simulator, and only with --simul
   assert.match(err.join("\n"), /--simulate-rpm needs --simulate/);
   assert.equal(await main(["--input", "-", "--simulate", "--simulate-error-500", "2"], io), 2);
   assert.match(err.join("\n"), /Invalid --simulate-error-500/);
-  // A simulator that fails every call: the run stops with the API's error, exit 1.
+  // A simulator that fails every call: each input gets an error record once
+  // its attempts are spent, and the run exits 3.
   const failed = await runCli(
-    ["--input", "-", "--simulate", "--simulate-error-500", "1"],
+    ["--input", "-", "--simulate", "--simulate-error-500", "1", "--max-attempts", "2"],
     { stdin: "a\nb\n" },
   );
-  assert.equal(failed.code, 1, failed.stderr);
-  assert.match(failed.stderr, /the API answered 500 INTERNAL: /);
+  assert.equal(failed.code, 3, failed.stderr);
+  const records = parseRecords(failed.stdout);
+  assert.deepEqual(
+    records.map((r) => [r.id, r.error?.code, (r.error as { attempts?: number }).attempts]),
+    [[0, "INTERNAL", 2], [1, "INTERNAL", 2]],
+  );
+  assert.match(failed.stderr, /2 API calls \(1 retries, 0 answered 429\)/);
 });
