@@ -1,6 +1,10 @@
 /**
  * The embatch command line: `deno run --allow-net --allow-env main.ts`.
  *
+ * With `--input FILE` (or `-` for stdin) it embeds a corpus into `--output`,
+ * one JSON record per input; see `workload.ts` and `--help`. Otherwise it runs
+ * the demo below.
+ *
  * With no flags it runs the classic demo: 100 inputs arriving with random
  * delays of 0–300 ms, batched by 8 with a 1 s timeout, printing each batch as
  * it forms and each input's embedding as it comes back. Without an API key it
