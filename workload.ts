@@ -496,7 +496,9 @@ function describeFileError(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.NotCapable) {
-    return "not permitted: run deno with --allow-read and --allow-write for it";
+    return `not permitted (${
+      error.message.replace(/, run again with.*$/, "")
+    }): grant it with --allow-read/--allow-write`;
   }
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
   return error instanceof Error ? error.message : String(error);
