@@ -42,6 +42,24 @@ export class FakeTime implements Disposable {
     }
   }
 
+  /**
+   * Advances the clock `stepMs` at a time (flushing between steps, so timers
+   * created along the way fire on time) until `promise` settles, then returns
+   * its outcome. Throws if it has not settled after `limitMs`.
+   */
+  async until<T>(promise: Promise<T>, stepMs = 1, limitMs = 3_600_000): Promise<T> {
+    let settled = false;
+    const watched = promise.finally(() => void (settled = true));
+    watched.catch(() => {});
+    await flush();
+    for (let elapsed = 0; !settled; elapsed += stepMs) {
+      if (elapsed >= limitMs) throw new Error(`Still pending after ${limitMs} ms of fake time`);
+      mock.timers.tick(stepMs);
+      await flush();
+    }
+    return await watched;
+  }
+
   /** Restores the real timers. */
   [Symbol.dispose](): void {
     mock.timers.reset();

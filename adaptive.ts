@@ -8,7 +8,7 @@
 
 /** One finished embedding call, as reported to {@linkcode BatchFeedback.observeCall}. */
 export interface CallObservation {
-  /** How long the call took, in milliseconds (wall time of the call, retries and quota waits excluded). */
+  /** How long the batch took downstream, in milliseconds (as the embed stage saw it: retries and quota waits included). */
   latencyMs: number;
   /** How many items the call carried. */
   items: number;

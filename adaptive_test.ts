@@ -3,6 +3,7 @@ import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adap
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import { embedBatches, type EmbeddedBatch, runPipeline } from "./pipeline.ts";
+import { ResilientEmbedder } from "./resilient_embedder.ts";
 import { FakeTime, flush } from "./_fake_time.ts";
 
 /** Runs an adaptive batcher stage between two channels and records what it emits. */
@@ -270,10 +271,14 @@ Deno.test("embedBatches reports each call's latency and its busy time to the fee
   batches.trySend(batch(["c"], 1));
   batches.close();
   const output = new Channel<EmbeddedBatch<string>>(2);
-  const stage = embedBatches(batches, output, embedder, (s) => s, { feedback });
+  const stage = embedBatches(batches, output, new ResilientEmbedder(embedder), (s) => s, {
+    feedback,
+    concurrency: 1,
+  });
   await time.tick(40);
   await time.tick(40);
-  assert.equal(await stage, 2);
+  assert.equal(await stage, 3);
+  // One slot: after starting a batch the stage finds it taken (busy) until the call ends.
   assert.deepEqual(events, [
     "busy",
     "embed 2",

@@ -240,3 +240,89 @@ function parseErrorObject(body: string): Record<string, unknown> | undefined {
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** The fields of an {@linkcode EmbeddingError}. */
+export interface EmbeddingErrorInit {
+  /**
+   * Why the input has no vector: Gemini's status string for an API error
+   * (such as `"INVALID_ARGUMENT"` or `"RESOURCE_EXHAUSTED"`), or one of
+   * embatch's own: `"TOKEN_LIMIT"` (over the per-text limit, not sent),
+   * `"EMPTY_TEXT"` (not sent), `"TIMEOUT"` (the call exceeded `callTimeout`),
+   * `"NETWORK_ERROR"`, `"EMBEDDING_COUNT"` (the answer had the wrong number
+   * of vectors), `"UNKNOWN"`.
+   */
+  code: string;
+  /** What went wrong, for people. */
+  message: string;
+  /**
+   * The HTTP status of the last answer, when there was one.
+   *
+   * @default {undefined}
+   */
+  status?: number;
+  /** How many calls carried the input (0 when it was never sent). */
+  attempts: number;
+}
+
+/**
+ * The error of one input that got no vector: the `error` of a failed
+ * per-item result, and what `EmbeddingBatcher.embed` rejects with.
+ *
+ * @example Usage
+ * ```ts
+ * import { EmbeddingError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new EmbeddingError({ code: "TOKEN_LIMIT", message: "too long", attempts: 0 });
+ * assert.equal(error.name, "EmbeddingError");
+ * assert.equal(error.code, "TOKEN_LIMIT");
+ * assert.equal(error.status, undefined);
+ * ```
+ */
+export class EmbeddingError extends Error {
+  /** Why the input has no vector; see {@linkcode EmbeddingErrorInit.code}. */
+  readonly code: string;
+  /** The HTTP status of the last answer, when there was one. */
+  readonly status?: number;
+  /** How many calls carried the input (0 when it was never sent). */
+  readonly attempts: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param init The code, message, status and attempts.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(init: EmbeddingErrorInit, options?: ErrorOptions) {
+    super(init.message, options);
+    this.name = "EmbeddingError";
+    this.code = init.code;
+    if (init.status !== undefined) this.status = init.status;
+    this.attempts = init.attempts;
+  }
+}
+
+/**
+ * Thrown by `EmbeddingBatcher.embed` once the batcher has been closed.
+ *
+ * @example Usage
+ * ```ts
+ * import { EmbeddingBatcherClosedError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new EmbeddingBatcherClosedError();
+ * assert.equal(error.name, "EmbeddingBatcherClosedError");
+ * assert.match(error.message, /closed/);
+ * ```
+ */
+export class EmbeddingBatcherClosedError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(options?: ErrorOptions) {
+    super("Cannot embed text: the embedding batcher is closed", options);
+    this.name = "EmbeddingBatcherClosedError";
+  }
+}

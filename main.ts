@@ -1,6 +1,10 @@
 /**
  * The embatch command line: `deno run --allow-net --allow-env main.ts`.
  *
+ * With `--input FILE` (or `-` for stdin) it embeds a corpus into `--output`,
+ * one JSON record per input; see `workload.ts` and `--help`. Otherwise it runs
+ * the demo below.
+ *
  * With no flags it runs the classic demo: 100 inputs arriving with random
  * delays of 0–300 ms, batched by 8 with a 1 s timeout, printing each batch as
  * it forms and each input's embedding as it comes back. Without an API key it
@@ -16,6 +20,8 @@ import { GeminiEmbedder } from "./gemini.ts";
 import { runPipeline } from "./pipeline.ts";
 import { startSimulator } from "./simulator.ts";
 import type { Batch } from "./batcher.ts";
+import type { WritableSink } from "./output.ts";
+import { runWorkload } from "./workload.ts";
 
 /** Where the CLI writes and what it reads from its environment; replaceable in tests. */
 export interface MainIO {
@@ -25,8 +31,16 @@ export interface MainIO {
   stderr(line: string): void;
   /** Reads an environment variable (`undefined` when unset or not permitted). */
   env(name: string): string | undefined;
-  /** Aborted when the user interrupts the run (Ctrl-C). */
+  /** Aborted when the user interrupts the run (Ctrl-C, SIGTERM). */
   signal?: AbortSignal;
+  /** Where `--input -` reads from; `Deno.stdin.readable` when unset. */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Where `--output -` records go; `Deno.stdout` when unset. */
+  output?: WritableSink;
+  /** Writes text to stderr as is, for the live progress line; `Deno.stderr` when unset. */
+  stderrText?: (text: string) => void;
+  /** Whether stderr is a terminal (live progress line); asks `Deno.stderr` when unset. */
+  stderrIsTerminal?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -95,6 +109,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
+  if (options.input !== undefined) return await runWorkload(options, io);
 
   const apiKey = io.env("GOOGLE_API_KEY") ?? io.env("GEMINI_API_KEY");
   if (options.baseUrl && apiKey === undefined && !options.simulate) {
@@ -104,7 +119,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     return 2;
   }
   const simulate = options.simulate || apiKey === undefined;
-  const simulator = simulate ? startSimulator({ latencyMs: options.simulateLatencyMs }) : undefined;
+  const simulator = simulate ? startSimulator(options.simulator) : undefined;
   if (simulator) {
     io.stderr(
       options.simulate
@@ -119,7 +134,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
   try {
     const embedder = new GeminiEmbedder({
       model: options.model,
-      outputDimensionality: options.dimensions,
+      outputDimensionality: options.dimensions ?? 3,
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
@@ -140,8 +155,12 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
       timeout: options.timeoutMs,
       ...(io.signal ? { signal: io.signal } : {}),
       onBatch: (batch) => io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`),
-      write: ({ text, embedding }) =>
-        io.stdout(`Content: ${text} -> Embedding: ${formatVector(embedding)}`),
+      write: (out) =>
+        io.stdout(
+          out.ok
+            ? `Content: ${out.text} -> Embedding: ${formatVector(out.embedding)}`
+            : `Content: ${out.text} -> Error: ${out.error.code}: ${out.error.message}`,
+        ),
     });
     const b = summary.batches;
     io.stdout(
@@ -149,6 +168,10 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
         `(${b.size} full, ${b.timeout} timed out, ${b.end} final), ${summary.calls} API calls, ` +
         `${(summary.elapsedMs / 1000).toFixed(2)} s`,
     );
+    if (summary.failed > 0) {
+      io.stderr(`embatch: ${summary.failed} of ${summary.items} inputs got no embedding`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     if (io.signal?.aborted && error === io.signal.reason) {
@@ -169,8 +192,9 @@ if (import.meta.main) {
     if (interrupt.signal.aborted) Deno.exit(130); // a second Ctrl-C exits at once
     interrupt.abort(new DOMException("Interrupted", "AbortError"));
   };
-  Deno.addSignalListener("SIGINT", onSignal);
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const name of signals) Deno.addSignalListener(name, onSignal);
   const code = await main(Deno.args, { ...processIO, signal: interrupt.signal });
-  Deno.removeSignalListener("SIGINT", onSignal);
+  for (const name of signals) Deno.removeSignalListener(name, onSignal);
   Deno.exit(code);
 }

@@ -7,6 +7,8 @@
  * - {@linkcode runPipeline}: input enqueuer → batcher → embedder → output writer.
  * - {@linkcode GeminiEmbedder}: the embedder over `@google/genai`.
  * - {@linkcode startSimulator}: a local Gemini embeddings server for offline runs and tests.
+ * - {@linkcode ResilientEmbedder}: per-item results within Gemini's limits: quota, retries, bisection.
+ * - {@linkcode EmbeddingBatcher}: `await batcher.embed(text)` from many concurrent callers.
  *
  * @example Embedding a stream against the local simulator
  * ```ts
@@ -25,7 +27,7 @@
  *   embedder,
  *   batchSize: 2,
  *   timeout: "100ms",
- *   write: ({ text, embedding }) => void lines.push(`${text} -> ${embedding.length} dims`),
+ *   write: ({ text, embedding }) => void lines.push(`${text} -> ${embedding?.length} dims`),
  * });
  * assert.deepEqual(lines, ["alpha -> 3 dims", "beta -> 3 dims", "gamma -> 3 dims"]);
  * assert.equal(summary.calls, 2);
@@ -44,3 +46,10 @@ export * from "./errors.ts";
 export * from "./gemini.ts";
 export * from "./simulator.ts";
 export * from "./simulator_client.ts";
+export * from "./simulator_flags.ts";
+export * from "./tokens.ts";
+export * from "./retry.ts";
+export * from "./rate_limiter.ts";
+export * from "./metrics.ts";
+export * from "./resilient_embedder.ts";
+export * from "./embedding_batcher.ts";

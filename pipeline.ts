@@ -7,31 +7,37 @@
  */
 
 import { now } from "./_clock.ts";
+import { Notifier } from "./_notifier.ts";
 import type { BatchFeedback } from "./adaptive.ts";
 import { type Batch, Batcher, type BatchReason, type BatchStrategy } from "./batcher.ts";
-import { Channel } from "./channel.ts";
+import { Channel, type TryReceiveResult } from "./channel.ts";
 import type { Embedder } from "./embedder.ts";
+import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
+import {
+  type EmbeddingResult,
+  type ResilienceOptions,
+  ResilientEmbedder,
+} from "./resilient_embedder.ts";
 
 /**
- * One input with its embedding, as handed to the output writer.
+ * One input with its result — its vector (`ok: true, embedding`) or its own
+ * error (`ok: false, error`) — as handed to the output writer.
  *
  * @typeParam T The type of the inputs.
  */
-export interface EmbeddedItem<T> {
+export type EmbeddedItem<T> = EmbeddingResult & {
   /** The input as it was given. */
   item: T;
-  /** The text that was embedded. */
+  /** The text that was embedded (before any truncation). */
   text: string;
   /** The input's 0-based position in the input stream. */
   index: number;
   /** The batch it travelled in. */
   batch: Batch<T>;
-  /** Its vector. */
-  embedding: number[];
-}
+};
 
 /**
- * A batch with one vector per item, in the same order.
+ * A batch with one result per item, in the same order.
  *
  * @typeParam T The type of the inputs.
  */
@@ -42,18 +48,17 @@ export interface EmbeddedBatch<T> {
   offset: number;
   /** The texts sent, one per item. */
   texts: string[];
-  /** One vector per item, in item order. */
-  embeddings: number[][];
+  /** One result per item, in item order. */
+  results: EmbeddingResult[];
 }
 
-/** What a run did, as resolved by {@linkcode runPipeline}. */
-export interface PipelineSummary {
-  /** Inputs read and written. */
-  items: number;
+/**
+ * What a run did, as resolved by {@linkcode runPipeline}: the item, call and
+ * latency totals of {@linkcode EmbeddingStats}, the batches, and the time.
+ */
+export interface PipelineSummary extends EmbeddingStats {
   /** Batches emitted, in total and by the reason they were emitted. */
   batches: { total: number } & Record<BatchReason, number>;
-  /** Calls made to the embedder. */
-  calls: number;
   /** Wall-clock duration of the run in milliseconds. */
   elapsedMs: number;
 }
@@ -70,29 +75,62 @@ export interface StageOptions {
  * @typeParam T The type of the inputs.
  */
 export interface EmbedStageOptions<T> extends StageOptions {
+  /**
+   * The most batches being embedded at once: a new one starts as soon as one finishes.
+   *
+   * @default {4}
+   */
+  concurrency?: number;
+  /**
+   * Pass batches on in input order (`true`), or as they finish (`false`).
+   *
+   * @default {true}
+   */
+  ordered?: boolean;
+  /**
+   * With `ordered`, how many finished batches may wait for an earlier one;
+   * when that many wait, no new batch starts (the buffer never grows past it).
+   *
+   * @default {the concurrency}
+   */
+  reorderBuffer?: number;
   /** Called with each batch as the stage takes it, before it is embedded. */
   onBatch?: (batch: Batch<T>) => void;
+  /** Called as soon as a batch's results are ready, before any reordering wait. */
+  onEmbedded?: (embedded: EmbeddedBatch<T>) => void;
   /**
-   * Told each call's latency and when the stage is busy (saturated) and free
-   * again: pass the adaptive {@linkcode Batcher} that feeds the stage.
+   * Told how long each batch took and when the stage is saturated (every
+   * call slot busy, so a new batch would wait) and free again: pass the
+   * adaptive {@linkcode Batcher} that feeds the stage.
    */
   feedback?: BatchFeedback;
 }
 
 /**
- * Options for {@linkcode runPipeline}.
+ * Options for {@linkcode runPipeline}: the inputs, the embedder and the
+ * writer; batching; and every option of {@linkcode ResilienceOptions}
+ * (concurrency, `rpm`/`tpm`, retries, token limit, call timeout, `onCall`,
+ * `metrics`).
  *
  * @typeParam T The type of the inputs.
  */
-export interface PipelineOptions<T> {
+export interface PipelineOptions<T> extends ResilienceOptions {
   /** The inputs, from any iterable or async iterable (a {@linkcode Channel} too). */
   inputs: AsyncIterable<T> | Iterable<T>;
-  /** Turns inputs into vectors. */
-  embedder: Embedder;
-  /** Receives each input with its vector, in input order; may be async (its promise is awaited: backpressure). */
+  /**
+   * Turns texts into vectors. A plain {@linkcode Embedder} is wrapped in a
+   * {@linkcode ResilientEmbedder} built from these options; a
+   * `ResilientEmbedder` is used as it is (its own options and metrics apply).
+   */
+  embedder: Embedder | ResilientEmbedder;
+  /**
+   * Receives each input with its result (`ok` tells a vector from an error),
+   * in input order unless `ordered` is `false`; may be async (its promise is
+   * awaited: backpressure).
+   */
   write: (output: EmbeddedItem<T>) => void | Promise<void>;
   /**
-   * The most inputs in one batch (one embedder call).
+   * The most inputs in one batch; a batch over `maxTextsPerCall` is sent in several calls.
    *
    * @default {100}
    */
@@ -117,9 +155,25 @@ export interface PipelineOptions<T> {
    * @default {the input itself, which must then be a string}
    */
   text?: (item: T) => string;
+  /**
+   * Write results in input order (`true`), or as soon as their batch finishes (`false`).
+   *
+   * @default {true}
+   */
+  ordered?: boolean;
+  /**
+   * With `ordered`, how many finished batches may wait for an earlier one before no new batch starts.
+   *
+   * @default {the concurrency}
+   */
+  reorderBuffer?: number;
   /** Called as each batch is emitted, before it is embedded: for logging. */
   onBatch?: (batch: Batch<T>) => void;
-  /** Stops the whole run: no new calls, the in-flight call aborted, `runPipeline` rejects with `signal.reason`. */
+  /**
+   * Stops the whole run: no new calls, calls in flight aborted, `runPipeline`
+   * rejects with `signal.reason`. Pass `metrics` to read what was done,
+   * failed and cancelled.
+   */
   signal?: AbortSignal;
 }
 
@@ -154,23 +208,27 @@ export async function enqueue<T>(
 }
 
 /**
- * Stage 3, the embedder: embeds each batch from `batches` and sends it, with
- * its vectors, to `output`; closes `output` when `batches` ends. A response
- * with a different number of vectors than texts fails the stage: a vector is
- * never paired with the wrong input.
+ * Stage 3, the embedder: a sliding pool of up to `concurrency` batches in
+ * flight (a new one starts as soon as one finishes), each embedded with
+ * {@linkcode ResilientEmbedder.embedEach}, passed on to `output` with one
+ * result per item, in input order (through a bounded reorder buffer) or in
+ * completion order. Closes `output` when `batches` ends and every batch has
+ * been passed on. On failure or abort, the calls in flight are aborted and
+ * the stage rejects once they have settled.
  *
  * @typeParam T The type of the inputs.
  * @param batches Where batches come from.
  * @param output Where embedded batches go.
- * @param embedder Turns texts into vectors.
+ * @param embedder Turns texts into per-item results.
  * @param text Extracts the text from an input.
- * @param options Cancellation and a batch hook.
- * @returns A promise that resolves with the number of embedder calls made.
- * @throws {RangeError} If the embedder returns the wrong number of vectors.
+ * @param options Concurrency, ordering, cancellation and hooks.
+ * @returns A promise that resolves with the number of items embedded.
+ * @throws {RangeError} If `concurrency` or `reorderBuffer` is out of range.
  *
  * @example Usage
  * ```ts
  * import { embedBatches, type EmbeddedBatch } from "./pipeline.ts";
+ * import { ResilientEmbedder } from "./resilient_embedder.ts";
  * import { Batcher, type Batch } from "./batcher.ts";
  * import { Channel } from "./channel.ts";
  * import assert from "node:assert/strict";
@@ -181,55 +239,125 @@ export async function enqueue<T>(
  * }
  * batches.close();
  * const output = new Channel<EmbeddedBatch<string>>(4);
- * const embedder = { embed: (texts: readonly string[]) => Promise.resolve(texts.map((t) => [t.length])) };
- * const calls = await embedBatches(batches, output, embedder, (s) => s);
- * assert.equal(calls, 2);
+ * const lengths = { embed: (texts: readonly string[]) => Promise.resolve(texts.map((t) => [t.length])) };
+ * const items = await embedBatches(batches, output, new ResilientEmbedder(lengths), (s) => s);
+ * assert.equal(items, 3);
  * const embedded = await Array.fromAsync(output);
- * assert.deepEqual(embedded.map((e) => e.embeddings), [[[1], [2]], [[3]]]);
+ * assert.deepEqual(embedded.map((e) => e.results.map((r) => r.embedding)), [[[1], [2]], [[3]]]);
  * ```
  */
 export async function embedBatches<T>(
   batches: Channel<Batch<T>>,
   output: Channel<EmbeddedBatch<T>>,
-  embedder: Embedder,
+  embedder: ResilientEmbedder,
   text: (item: T) => string,
-  options?: EmbedStageOptions<T>,
+  options: EmbedStageOptions<T> = {},
 ): Promise<number> {
-  const signal = options?.signal;
-  const waitOptions = signal ? { signal } : undefined;
-  let calls = 0;
-  const feedback = options?.feedback;
-  let offset = 0;
-  for await (const batch of batches.values(waitOptions)) {
-    signal?.throwIfAborted();
-    options?.onBatch?.(batch);
-    const texts = batch.items.map(text);
-    calls++;
-    // One call at a time: the stage is saturated from now until it is free to take the next batch.
-    feedback?.setBackpressure(true);
-    const startedAt = feedback ? now() : 0;
-    const embeddings = await embedder.embed(texts, waitOptions);
-    feedback?.observeCall({ latencyMs: now() - startedAt, items: texts.length });
-    if (embeddings.length !== texts.length) {
-      throw new RangeError(
-        `Cannot pair embeddings with inputs: expected ${texts.length} vectors for batch ${batch.index}, received ${embeddings.length}`,
-      );
-    }
-    await output.send({ batch, offset, texts, embeddings }, waitOptions);
-    offset += texts.length;
-    feedback?.setBackpressure(false);
+  const { concurrency = 4, ordered = true, feedback } = options;
+  const reorderBuffer = options.reorderBuffer ?? concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(
+      `Cannot embed batches: concurrency must be a positive integer, received ${concurrency}`,
+    );
   }
+  if (!Number.isInteger(reorderBuffer) || reorderBuffer < 0) {
+    throw new RangeError(
+      `Cannot embed batches: reorderBuffer must be a non-negative integer, received ${reorderBuffer}`,
+    );
+  }
+  options.signal?.throwIfAborted();
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const waitOptions = { signal };
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    if (failure === undefined) {
+      failure = { error };
+      stop.abort(error);
+    }
+  };
+  const changed = new Notifier();
+  const finished = new Map<number, EmbeddedBatch<T>>(); // by start order, until passed on
+  const tasks = new Set<Promise<void>>();
+  let started = 0;
+  let passedOn = 0;
+  let items = 0;
+  let inputEnded = false;
+
+  const passOn = async () => {
+    while (true) {
+      for (
+        let next = ordered ? passedOn : finished.keys().next().value;
+        next !== undefined && finished.has(next);
+        next = ordered ? passedOn : finished.keys().next().value
+      ) {
+        const embedded = finished.get(next)!;
+        finished.delete(next);
+        await output.send(embedded, waitOptions);
+        passedOn++;
+        changed.notify();
+      }
+      if (inputEnded && passedOn === started) return;
+      await changed.wait(signal);
+    }
+  };
+  const passing = passOn().catch(fail);
+
+  try {
+    let offset = 0;
+    while (true) {
+      const full = () =>
+        tasks.size >= concurrency || started - passedOn >= concurrency + reorderBuffer;
+      if (full()) {
+        feedback?.setBackpressure(true);
+        while (full()) await changed.wait(signal);
+        feedback?.setBackpressure(false);
+      }
+      let next: TryReceiveResult<Batch<T>> = batches.tryReceive();
+      if (!next.ok && !next.closed) next = await batches.receive(waitOptions);
+      if (!next.ok) break;
+      const batch = next.value;
+      options.onBatch?.(batch);
+      const texts = batch.items.map(text);
+      const seq = started++;
+      const at = offset;
+      offset += texts.length;
+      const startedAt = feedback ? now() : 0;
+      const task = embedder.embedEach(texts, { signal, batch: batch.index, reason: batch.reason })
+        .then((results) => {
+          feedback?.observeCall({ latencyMs: now() - startedAt, items: texts.length });
+          const embedded: EmbeddedBatch<T> = { batch, offset: at, texts, results };
+          options.onEmbedded?.(embedded);
+          items += texts.length;
+          finished.set(seq, embedded);
+        }, fail)
+        .finally(() => {
+          tasks.delete(task);
+          changed.notify();
+        });
+      tasks.add(task);
+    }
+  } catch (error) {
+    fail(error);
+  } finally {
+    inputEnded = true;
+    changed.notify();
+  }
+  await passing;
+  await Promise.all(tasks);
+  if (failure) throw failure.error;
   output.close();
-  return calls;
+  return items;
 }
 
 /**
- * Stage 4, the output writer: hands every input with its vector to `write`,
- * in input order, until `embedded` is closed and drained.
+ * Stage 4, the output writer: hands every input with its result to `write`,
+ * in the order the embedded batches arrive, until `embedded` is closed and
+ * drained.
  *
  * @typeParam T The type of the inputs.
  * @param embedded Where embedded batches come from.
- * @param write Receives each input with its vector; its promise, if any, is awaited.
+ * @param write Receives each input with its result; its promise, if any, is awaited.
  * @param options Cancellation.
  * @returns A promise that resolves with the number of items written.
  *
@@ -241,7 +369,8 @@ export async function embedBatches<T>(
  *
  * const embedded = new Channel<EmbeddedBatch<string>>(1);
  * const batch = { items: ["x"], reason: "end" as const, index: 0, openedAt: 0, emittedAt: 0 };
- * await embedded.send({ batch, offset: 0, texts: ["x"], embeddings: [[0.5]] });
+ * const results = [{ ok: true as const, embedding: [0.5], truncated: false }];
+ * await embedded.send({ batch, offset: 0, texts: ["x"], results });
  * embedded.close();
  * const written: EmbeddedItem<string>[] = [];
  * assert.equal(await writeOutputs(embedded, (out) => void written.push(out)), 1);
@@ -256,16 +385,16 @@ export async function writeOutputs<T>(
   const signal = options?.signal;
   let written = 0;
   for await (
-    const { batch, offset, texts, embeddings } of embedded.values(signal ? { signal } : undefined)
+    const { batch, offset, texts, results } of embedded.values(signal ? { signal } : undefined)
   ) {
     for (let i = 0; i < batch.items.length; i++) {
       signal?.throwIfAborted();
       const pending = write({
+        ...(results[i] as EmbeddingResult),
         item: batch.items[i] as T,
         text: texts[i] as string,
         index: offset + i,
         batch,
-        embedding: embeddings[i] as number[],
       });
       if (pending) await pending;
       written++;
@@ -286,13 +415,16 @@ function defaultText<T>(item: T): string {
 /**
  * Runs the four stages — input enqueuer → batcher → embedder → output writer —
  * each linked to the next by a bounded channel whose `close()` marks the end of
- * the stream. Resolves when every input has been written. If any stage fails,
- * the others are aborted (nothing hangs) and the run rejects with that error.
+ * the stream. Every input gets exactly one result: its vector, or its own
+ * error (over the token limit, rejected by the API, out of retries…), so one
+ * bad input never fails the run. Resolves when every input has been written.
+ * If a stage fails (the source, `text`, or `write` throws), the others are
+ * aborted (nothing hangs) and the run rejects with that error.
  *
  * @typeParam T The type of the inputs.
- * @param options Inputs, embedder, writer and batching.
+ * @param options Inputs, embedder, writer, batching, and the {@linkcode ResilienceOptions}.
  * @returns What the run did.
- * @throws {RangeError} If the batching options are invalid.
+ * @throws {RangeError} If the batching or resilience options are invalid.
  *
  * @example Usage
  * ```ts
@@ -305,11 +437,35 @@ function defaultText<T>(item: T): string {
  *   inputs: ["a", "bb", "ccc"],
  *   embedder: lengths,
  *   batchSize: 2,
- *   write: ({ text, embedding }) => void out.push(`${text}:${embedding}`),
+ *   write: (r) => void out.push(r.ok ? `${r.text}:${r.embedding}` : `${r.text}: ${r.error.code}`),
  * });
  * assert.deepEqual(out, ["a:1", "bb:2", "ccc:3"]);
  * assert.equal(summary.items, 3);
  * assert.equal(summary.calls, 2);
+ * ```
+ *
+ * @example Production settings: free-tier quota, retries, per-item errors
+ * ```ts
+ * import { EmbeddingMetrics, runPipeline } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const lengths = { embed: (texts: readonly string[]) => Promise.resolve(texts.map((t) => [t.length])) };
+ * const metrics = new EmbeddingMetrics();
+ * const failed: string[] = [];
+ * const summary = await runPipeline({
+ *   inputs: ["short", "x".repeat(10_000)],
+ *   embedder: lengths,
+ *   concurrency: 8,
+ *   rpm: 100,
+ *   tpm: 30_000,
+ *   retry: { maxAttempts: 5, maxRetryTime: "2m" },
+ *   callTimeout: "30s",
+ *   metrics,
+ *   write: (r) => void (r.ok || failed.push(r.error.code)),
+ * });
+ * assert.deepEqual(failed, ["TOKEN_LIMIT"]);
+ * assert.equal(summary.succeeded, 1);
+ * assert.equal(metrics.summary().failed, 1);
  * ```
  */
 export async function runPipeline<T>(options: PipelineOptions<T>): Promise<PipelineSummary> {
@@ -320,6 +476,14 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
     ...(options.strategy ? { strategy: options.strategy } : {}),
   });
   const text = options.text ?? defaultText;
+  const concurrency = options.concurrency ?? 4;
+  const embedder = options.embedder instanceof ResilientEmbedder
+    ? options.embedder
+    : new ResilientEmbedder(options.embedder, {
+      ...options,
+      metrics: options.metrics ?? new EmbeddingMetrics(),
+    });
+  const metrics = embedder.metrics;
   const startedAt = now();
   const batches: PipelineSummary["batches"] = { total: 0, size: 0, timeout: 0, end: 0 };
 
@@ -335,6 +499,25 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
       throw error;
     });
 
+  // When each input entered, by index, until its result is ready: item latency.
+  const enteredAt = new Map<number, number>();
+  let entered = 0;
+  const arrivals = async function* (): AsyncGenerator<T> {
+    for await (const item of options.inputs) {
+      enteredAt.set(entered++, now());
+      metrics.itemStarted();
+      yield item;
+    }
+  };
+  const onEmbedded = ({ offset, results }: EmbeddedBatch<T>) => {
+    const time = now();
+    results.forEach((result, i) => {
+      const index = offset + i;
+      metrics.itemFinished(result.ok, time - (enteredAt.get(index) ?? time));
+      enteredAt.delete(index);
+    });
+  };
+
   const inputs = new Channel<T>(batchSize);
   const emitted = new Channel<Batch<T>>(1);
   const embedded = new Channel<EmbeddedBatch<T>>(1);
@@ -345,19 +528,23 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
   };
 
   const stages = [
-    guard(enqueue(options.inputs, inputs, { signal })),
+    guard(enqueue(arrivals(), inputs, { signal })),
     guard(batcher.batch(inputs, emitted, { signal })),
-    guard(embedBatches(emitted, embedded, options.embedder, text, {
+    guard(embedBatches(emitted, embedded, embedder, text, {
       signal,
+      concurrency,
+      ordered: options.ordered ?? true,
+      ...(options.reorderBuffer !== undefined && { reorderBuffer: options.reorderBuffer }),
       onBatch,
+      onEmbedded,
       ...(batcher.strategy === "adaptive" ? { feedback: batcher } : {}),
     })),
     guard(writeOutputs(embedded, options.write, { signal })),
   ] as const;
-  const settled = await Promise.allSettled(stages);
-  if (failure) throw failure.error;
-
-  const calls = settled[2].status === "fulfilled" ? settled[2].value : 0;
-  const items = settled[3].status === "fulfilled" ? settled[3].value : 0;
-  return { items, batches, calls, elapsedMs: now() - startedAt };
+  await Promise.allSettled(stages);
+  if (failure) {
+    metrics.cancelPending();
+    throw failure.error;
+  }
+  return { ...metrics.summary(), batches, elapsedMs: now() - startedAt };
 }

@@ -7,12 +7,15 @@
  * L2-normalised vectors ({@linkcode simulatedEmbedding}) or with Gemini's JSON
  * error shape `{"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}}`.
  *
- * The work of one call runs in stages, each a function below: route, then
- * authenticate, then parse the batch, then wait out the latency, then embed.
- * Quotas (429 `RESOURCE_EXHAUSTED` with a `RetryInfo`), per-text token limits,
- * fault injection and a latency model are meant to slot in as further options
- * and stages between parsing and embedding; {@linkcode SimulatorHandlerOptions}
- * is the one place options are declared.
+ * The work of one call runs in stages: route, authenticate, parse the batch
+ * and check each text against `maxInputTokens` (400), charge the key's
+ * per-minute quotas (429 `RESOURCE_EXHAUSTED` with a `RetryInfo`), draw a
+ * fault, wait out the latency, then embed (or fail as the fault says).
+ * {@linkcode SimulatorHandlerOptions} is the one place options are declared;
+ * the protocol stage (routing, keys, validation, error bodies) lives in
+ * `_simulator_protocol.ts`, quotas and token counting in `simulator_quota.ts`, faults and the
+ * latency model in `simulator_faults.ts`, command-line flags in
+ * `simulator_flags.ts`.
  *
  * @example Embedding through the real SDK
  * ```ts
@@ -33,31 +36,44 @@
  * @module
  */
 
-/** The dimensionality of a vector when the request does not set one. */
-const DEFAULT_DIMENSIONS = 3072;
-/** The largest `outputDimensionality` Gemini accepts. */
-const MAX_DIMENSIONS = 3072;
-/** The most requests one `batchEmbedContents` call may carry. */
-const MAX_BATCH_SIZE = 100;
+import { now } from "./_clock.ts";
+import {
+  bareModel,
+  DEFAULT_DIMENSIONS,
+  errorResponse,
+  JSON_HEADERS,
+  parseCall,
+  ProtocolError,
+} from "./_simulator_protocol.ts";
+import {
+  checkFaults,
+  checkMs,
+  FaultDice,
+  SimulatedConnectionDrop,
+  type SimulatedFaultKind,
+  type SimulatorFaults,
+  type SimulatorLatency,
+} from "./simulator_faults.ts";
+import {
+  countTokens,
+  QuotaBook,
+  quotaExceeded,
+  type SimulatorKeyStats,
+} from "./simulator_quota.ts";
+
+export { countTokens, type SimulatorKeyStats } from "./simulator_quota.ts";
+export {
+  GEMINI_LATENCY,
+  type LatencySpike,
+  SimulatedConnectionDrop,
+  type SimulatedFault,
+  type SimulatedFaultKind,
+  type SimulatorFaults,
+  type SimulatorLatency,
+} from "./simulator_faults.ts";
+
 /** The model {@linkcode simulatedEmbedding} assumes when given none. */
 const DEFAULT_MODEL = "gemini-embedding-001";
-const JSON_HEADERS = { "content-type": "application/json; charset=UTF-8" };
-
-/**
- * Gemini's task types, as accepted in a request's `taskType`. The simulator
- * validates them but, unlike Gemini, does not let them change the vector.
- */
-const TASK_TYPES: ReadonlySet<string> = new Set([
-  "TASK_TYPE_UNSPECIFIED",
-  "RETRIEVAL_QUERY",
-  "RETRIEVAL_DOCUMENT",
-  "SEMANTIC_SIMILARITY",
-  "CLASSIFICATION",
-  "CLUSTERING",
-  "QUESTION_ANSWERING",
-  "FACT_VERIFICATION",
-  "CODE_RETRIEVAL_QUERY",
-]);
 
 /**
  * Computes the vector the simulator returns for `text`.
@@ -166,24 +182,74 @@ export interface SimulatorHandlerOptions {
    */
   models?: readonly string[];
   /**
-   * How long to wait, with `setTimeout`, before answering a valid call. A
-   * waiting call ends early with `499 CANCELLED` when the client aborts it,
-   * and with `503 UNAVAILABLE` when `signal` aborts.
+   * How long to wait, with `setTimeout`, before answering a valid call: the
+   * same as `latency.baseMs`, which wins when both are set. A waiting call
+   * ends early with `499 CANCELLED` when the client aborts it, and with
+   * `503 UNAVAILABLE` when `signal` aborts.
    *
    * @default {0}
    */
   latencyMs?: number;
   /**
-   * Called with each valid call once it has been parsed, before the latency
-   * wait: a way for tests to see what the client sent and when it arrived.
-   * If it throws, the call gets `500 INTERNAL`.
+   * The latency model: a call of `n` texts waits `baseMs + perTextMs * n`
+   * plus seeded jitter from 0 to `jitterMs`, rounded to whole milliseconds.
+   * The default is no wait, so that tests run at once; `GEMINI_LATENCY` is a
+   * realistic setting.
+   *
+   * @default {{ baseMs: latencyMs, perTextMs: 0, jitterMs: 0 }}
+   */
+  latency?: SimulatorLatency;
+  /**
+   * Requests per minute allowed per API key, over a sliding 60-second window
+   * read from the (fakeable) clock. A call over it gets `429
+   * RESOURCE_EXHAUSTED` and does not count. Gemini's free tier allows 100.
+   *
+   * @default {Infinity}
+   */
+  rpm?: number;
+  /**
+   * Input tokens per minute allowed per API key ({@linkcode countTokens} of
+   * every text of a call), over the same window as `rpm`. Gemini's free tier
+   * allows 30,000.
+   *
+   * @default {Infinity}
+   */
+  tpm?: number;
+  /**
+   * The most tokens one text may have; a call with a longer text gets `400
+   * INVALID_ARGUMENT` naming the text's index. gemini-embedding-001 allows
+   * 2,048. (Vertex AI's `autoTruncate`, which cuts long texts instead, is not
+   * part of the Gemini API and is not simulated.)
+   *
+   * @default {2048}
+   */
+  maxInputTokens?: number;
+  /**
+   * Faults to inject, by seeded probability or by script.
+   *
+   * @default {{}}
+   */
+  faults?: SimulatorFaults;
+  /**
+   * Seeds the fault draws and the latency jitter: the same seed and the same
+   * calls give the same faults and latencies.
+   *
+   * @default {0}
+   */
+  seed?: number;
+  /**
+   * Called with each call that passed validation (including the token
+   * limit), before quotas, faults and the latency wait: a way for tests to
+   * see what the client sent and when it arrived, including calls then
+   * answered 429. If it throws, the call gets `500 INTERNAL`.
    *
    * @default {undefined}
    */
   onBatch?: (batch: SimulatedBatch) => void;
   /**
-   * Marks the server as shutting down: calls waiting out their latency are
-   * answered at once with `503 UNAVAILABLE`, as are calls arriving later.
+   * Marks the server as shutting down: calls waiting out their latency (or
+   * hanging) are answered at once with `503 UNAVAILABLE`, as are calls
+   * arriving later.
    *
    * @default {undefined}
    */
@@ -196,33 +262,78 @@ export interface SimulatorStats {
   requests: number;
   /** Texts embedded in successful answers. */
   texts: number;
-  /** Answers sent, by HTTP status code. */
+  /** Answers sent, by HTTP status code; dropped connections are not answers. */
   byStatus: Record<number, number>;
+  /** Input tokens of the calls admitted by the quotas, all keys together. */
+  tokens: number;
+  /** Calls answered `429 RESOURCE_EXHAUSTED`. */
+  rateLimited: number;
+  /** Faults injected, by kind. */
+  faults: Record<SimulatedFaultKind, number>;
+  /** The most calls one key had admitted in any 60-second window. */
+  peakRequestsPerMinute: number;
+  /** The most tokens one key had admitted in any 60-second window. */
+  peakTokensPerMinute: number;
+}
+
+/** Per-call options of a {@linkcode SimulatorHandler}. */
+export interface SimulatorCallOptions {
+  /**
+   * Aborts when the client gives up on the call, ending a latency wait or a
+   * hang with `499 CANCELLED`. When unset, `request.signal` is used (read only
+   * when the call has to wait). `startSimulator` passes its own stopping
+   * signal instead, because reading `request.signal` inside `Deno.serve`
+   * makes Deno print a notice about its legacy abort behaviour.
+   *
+   * @default {request.signal}
+   */
+  signal?: AbortSignal;
 }
 
 /**
- * A request handler for `Deno.serve` (or a direct call in a test) that plays
- * the Gemini embeddings API, with its counters.
+ * A request handler (for a direct call in a test, or for `Deno.serve` through
+ * {@linkcode startSimulator}) that plays the Gemini embeddings API, with its
+ * counters.
  */
 export interface SimulatorHandler {
   /**
-   * Answers one HTTP request; never rejects.
+   * Answers one HTTP request.
    *
    * @param request The HTTP request.
+   * @param options Per-call options.
    * @returns Gemini's answer.
+   * @throws {SimulatedConnectionDrop} When a `drop` fault says the connection
+   * closes without an answer; it never rejects otherwise.
    */
-  (request: Request): Promise<Response>;
+  (request: Request, options?: SimulatorCallOptions): Promise<Response>;
   /** Counters since the handler was created; updated as requests are answered. */
   readonly stats: Readonly<SimulatorStats>;
+  /**
+   * The counters of one API key.
+   *
+   * @param apiKey The key, as sent by the client.
+   * @returns A copy of its counters, or `undefined` if it made no valid call.
+   */
+  keyStats(apiKey: string): SimulatorKeyStats | undefined;
 }
 
 /**
  * Creates the simulator's request handler, without a server, so that the
  * protocol can be tested by calling it with a `Request`.
  *
- * @param options Keys, models, latency and hooks.
- * @returns A handler that never rejects: every failure is a Gemini error reply.
- * @throws {RangeError} If `latencyMs` is negative or not finite, or `apiKeys` is empty.
+ * A call that passes validation is charged to its key's quotas at arrival
+ * (`now()`), then gets its fault (if any), then waits its latency (plus any
+ * spike), then is answered: `500`/`503` for those faults, `200` with one
+ * vector missing for `wrongCount`, a {@linkcode SimulatedConnectionDrop}
+ * rejection for `drop`, and otherwise the vectors. Calls answered 429 wait
+ * for nothing and draw no fault; calls with a fault do count against quotas.
+ *
+ * @param options Keys, models, quotas, limits, faults, latency and hooks.
+ * @returns The handler.
+ * @throws {RangeError} If a number option is out of range (`latencyMs`,
+ * `latency.*` negative or not finite; `rpm`, `tpm`, `maxInputTokens` not
+ * positive integers; `seed` not an integer; a fault probability outside 0–1
+ * or probabilities adding up to more than 1), or `apiKeys` is empty.
  *
  * @example Calling the handler directly
  * ```ts
@@ -247,39 +358,92 @@ export interface SimulatorHandler {
  * assert.deepEqual(await response.json(), {
  *   embeddings: [{ values: simulatedEmbedding("hi", 4) }],
  * });
- * assert.deepEqual(handler.stats, { requests: 1, texts: 1, byStatus: { 200: 1 } });
+ * assert.equal(handler.stats.texts, 1);
+ * assert.equal(handler.stats.tokens, 1);
+ * ```
+ *
+ * @example A per-minute request quota
+ * ```ts
+ * import { createSimulatorHandler } from "./simulator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const handler = createSimulatorHandler({ rpm: 1 });
+ * const call = () =>
+ *   handler(
+ *     new Request("http://simulator/v1/models/gemini-embedding-001:batchEmbedContents", {
+ *       method: "POST",
+ *       headers: { "x-goog-api-key": "any" },
+ *       body: JSON.stringify({
+ *         requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "x" }] } }],
+ *       }),
+ *     }),
+ *   );
+ * assert.equal((await call()).status, 200);
+ * const refused = await call();
+ * assert.equal(refused.status, 429);
+ * const { error } = await refused.json();
+ * assert.equal(error.status, "RESOURCE_EXHAUSTED");
+ * assert.equal(error.details.at(-1)["@type"], "type.googleapis.com/google.rpc.RetryInfo");
+ * assert.equal(handler.stats.rateLimited, 1);
  * ```
  */
 export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): SimulatorHandler {
-  const { latencyMs = 0, apiKeys, models, onBatch, signal } = options;
-  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
-    throw new RangeError(
-      `Cannot create simulator: latencyMs must be a non-negative finite number, received ${latencyMs}`,
-    );
-  }
-  if (apiKeys !== undefined && apiKeys.length === 0) {
-    throw new RangeError(
-      "Cannot create simulator: apiKeys must list at least one key, received an empty list",
-    );
-  }
-  const config: Config = {
-    latencyMs,
-    apiKeys: apiKeys === undefined ? undefined : new Set(apiKeys),
-    models: models === undefined ? undefined : new Set(models.map(bareModel)),
-    onBatch,
-    signal,
+  const config = configure(options);
+  const quota = new QuotaBook(config.rpm, config.tpm);
+  const dice = new FaultDice(options.faults ?? {}, config.latency, config.seed);
+  const stats: SimulatorStats = {
+    requests: 0,
+    texts: 0,
+    byStatus: {},
+    tokens: 0,
+    rateLimited: 0,
+    faults: { error500: 0, error503: 0, latencySpike: 0, hang: 0, drop: 0, wrongCount: 0 },
+    peakRequestsPerMinute: 0,
+    peakTokensPerMinute: 0,
   };
-  const stats: SimulatorStats = { requests: 0, texts: 0, byStatus: {} };
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (request: Request, call: SimulatorCallOptions = {}): Promise<Response> => {
     stats.requests++;
     let response: Response;
     let texts = 0;
     try {
-      const batch = await parseCall(request, config);
-      await waitLatency(request, config);
-      response = embed(batch);
-      texts = batch.requests.length;
+      const { batch, key } = await parseCall(request, config);
+      const tokens = batch.requests.reduce((sum, { text }) => sum + countTokens(text), 0);
+      const admission = quota.admit(key, tokens, now());
+      if (!admission.ok) {
+        stats.rateLimited++;
+        const { message, details, headers } = quotaExceeded(admission, config, batch.model);
+        throw new ProtocolError(429, "RESOURCE_EXHAUSTED", message, details, headers);
+      }
+      stats.tokens += tokens;
+      stats.peakRequestsPerMinute = quota.peakRequestsPerMinute;
+      stats.peakTokensPerMinute = quota.peakTokensPerMinute;
+      const fault = dice.next(batch.requests.map(({ text }) => text));
+      const kind = typeof fault === "object" ? fault.kind : fault;
+      if (kind !== undefined) stats.faults[kind]++;
+      const clientSignal = () => call.signal ?? request.signal;
+      if (fault === "hang") await wait(Infinity, clientSignal, config.signal);
+      const spikeMs = typeof fault === "object" ? fault.ms : 0;
+      await wait(dice.latencyMs(batch.requests.length) + spikeMs, clientSignal, config.signal);
+      switch (fault) {
+        case "drop":
+          throw new SimulatedConnectionDrop();
+        case "error500":
+          throw new ProtocolError(
+            500,
+            "INTERNAL",
+            "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+          );
+        case "error503":
+          throw new ProtocolError(
+            503,
+            "UNAVAILABLE",
+            "The model is overloaded. Please try again later.",
+          );
+      }
+      response = embed(batch, fault === "wrongCount");
+      texts = batch.requests.length - (fault === "wrongCount" ? 1 : 0);
     } catch (error) {
+      if (error instanceof SimulatedConnectionDrop) throw error;
       response = error instanceof ProtocolError
         ? error.toResponse()
         : errorResponse(500, "INTERNAL", "Internal error encountered.");
@@ -288,7 +452,10 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
     stats.byStatus[response.status] = (stats.byStatus[response.status] ?? 0) + 1;
     return response;
   };
-  return Object.assign(handler, { stats: stats as Readonly<SimulatorStats> });
+  return Object.assign(handler, {
+    stats: stats as Readonly<SimulatorStats>,
+    keyStats: (apiKey: string) => quota.stats(apiKey),
+  });
 }
 
 /** Options of {@linkcode startSimulator}. */
@@ -311,9 +478,16 @@ export interface Simulator extends AsyncDisposable {
   /** Counters since the simulator started. */
   readonly stats: Readonly<SimulatorStats>;
   /**
-   * Stops the server: calls still waiting out their latency are answered with
-   * `503 UNAVAILABLE`, then the listener closes. Calling it again returns the
-   * same promise.
+   * The counters of one API key.
+   *
+   * @param apiKey The key, as sent by the client.
+   * @returns A copy of its counters, or `undefined` if it made no valid call.
+   */
+  keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /**
+   * Stops the server: calls still waiting out their latency, or hanging, are
+   * answered with `503 UNAVAILABLE`, then the listener closes. Calling it
+   * again returns the same promise.
    *
    * @returns A promise that resolves once the server has stopped.
    */
@@ -323,7 +497,16 @@ export interface Simulator extends AsyncDisposable {
 /**
  * Starts the simulator on `127.0.0.1` with `Deno.serve`, printing nothing.
  *
- * @param options Port, keys, models, latency and hooks.
+ * Over HTTP the simulator does not read `request.signal` (Deno would print a
+ * notice about its legacy abort behaviour), so it does not see a client give
+ * up: a call the client aborted still runs out its latency, and a hung call
+ * waits for {@linkcode Simulator.close}. A `drop` fault sends the headers of
+ * a `200` answer declaring a body, then ends the connection without one:
+ * `fetch` resolves and reading the body rejects with `TypeError: error
+ * reading a body from connection`, which the `@google/genai` SDK passes on
+ * as is.
+ *
+ * @param options Port, keys, models, quotas, faults, latency and hooks.
  * @returns The running simulator.
  * @throws {RangeError} If `port` is not an integer from 0 to 65535, or an
  * option of {@linkcode createSimulatorHandler} is invalid.
@@ -358,7 +541,20 @@ export function startSimulator(options: SimulatorOptions = {}): Simulator {
     ...handlerOptions,
     signal: signal === undefined ? stopping.signal : AbortSignal.any([signal, stopping.signal]),
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+  const serve = async (request: Request): Promise<Response> => {
+    try {
+      return await handler(request, { signal: stopping.signal });
+    } catch (error) {
+      if (!(error instanceof SimulatedConnectionDrop)) throw error;
+      // Deno.serve cannot close a connection before answering, and an erroring
+      // body stream makes it log the error; a body shorter than its declared
+      // length ends the connection quietly, and the client fails to read it.
+      return new Response(new ReadableStream({ start: (controller) => controller.close() }), {
+        headers: { ...JSON_HEADERS, "content-length": "64" },
+      });
+    }
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, serve);
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     if (closed === undefined) {
@@ -372,328 +568,88 @@ export function startSimulator(options: SimulatorOptions = {}): Simulator {
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     stats: handler.stats,
+    keyStats: handler.keyStats,
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
 interface Config {
-  latencyMs: number;
+  latency: Required<SimulatorLatency>;
+  rpm: number;
+  tpm: number;
+  maxInputTokens: number;
+  seed: number;
   apiKeys: ReadonlySet<string> | undefined;
   models: ReadonlySet<string> | undefined;
   onBatch: ((batch: SimulatedBatch) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
-/** A Gemini error reply, thrown by a stage and answered by the handler. */
-class ProtocolError extends Error {
-  constructor(
-    readonly status: number,
-    readonly rpcStatus: string,
-    message: string,
-    readonly details?: readonly unknown[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-
-  toResponse(): Response {
-    return errorResponse(this.status, this.rpcStatus, this.message, this.details, this.headers);
-  }
-}
-
-function errorResponse(
-  status: number,
-  rpcStatus: string,
-  message: string,
-  details?: readonly unknown[],
-  headers?: Record<string, string>,
-): Response {
-  const error = { code: status, message, status: rpcStatus, ...(details && { details }) };
-  return new Response(JSON.stringify({ error }), {
-    status,
-    headers: { ...JSON_HEADERS, ...headers },
-  });
-}
-
-function invalidArgument(message: string): ProtocolError {
-  return new ProtocolError(400, "INVALID_ARGUMENT", message);
-}
-
-/** Routes, authenticates and validates one call. */
-async function parseCall(request: Request, config: Config): Promise<SimulatedBatch> {
-  const { apiVersion, model } = route(request);
-  authenticate(request, config);
-  checkModel(apiVersion, model, config);
-  let body: unknown;
-  try {
-    body = JSON.parse(await request.text());
-  } catch {
-    throw invalidArgument("Invalid JSON payload received. Unexpected token.");
-  }
-  const batch = { apiVersion, model, requests: parseRequests(body, model, apiVersion) };
-  config.onBatch?.(batch);
-  return batch;
-}
-
-const ROUTE = /^\/(v1|v1beta)\/models\/([^/:]+):batchEmbedContents$/;
-
-function route(request: Request): { apiVersion: string; model: string } {
-  const { pathname } = new URL(request.url);
-  const match = ROUTE.exec(pathname);
-  if (match === null) {
-    throw new ProtocolError(
-      404,
-      "NOT_FOUND",
-      `Cannot find ${request.method} ${pathname}: the simulator serves only POST /{v1|v1beta}/models/{model}:batchEmbedContents`,
+/** Validates the options and fills in the defaults. */
+function configure(options: SimulatorHandlerOptions): Config {
+  const { latencyMs = 0, apiKeys, models, onBatch, signal, latency = {} } = options;
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    throw new RangeError(
+      `Cannot create simulator: latencyMs must be a non-negative finite number, received ${latencyMs}`,
     );
   }
-  if (request.method !== "POST") {
-    // Gemini itself answers 404 here; 405 with Allow is the clearer HTTP answer.
-    throw new ProtocolError(
-      405,
-      "METHOD_NOT_ALLOWED",
-      `Cannot ${request.method} ${pathname}: batchEmbedContents accepts only POST`,
-      undefined,
-      { allow: "POST" },
+  if (apiKeys !== undefined && apiKeys.length === 0) {
+    throw new RangeError(
+      "Cannot create simulator: apiKeys must list at least one key, received an empty list",
     );
   }
-  const [, apiVersion = "", model = ""] = match;
-  return { apiVersion, model };
-}
-
-function checkModel(apiVersion: string, model: string, config: Config): void {
-  if (config.models !== undefined && !config.models.has(model)) {
-    throw new ProtocolError(
-      404,
-      "NOT_FOUND",
-      `models/${model} is not found for API version ${apiVersion}, or is not supported for batchEmbedContents. Call ListModels to see the list of available models and their supported methods.`,
-    );
+  const positive = (name: string, value: number | undefined, fallback: number) => {
+    if (value === undefined || value === Infinity && fallback === Infinity) return fallback;
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot create simulator: ${name} must be a positive integer, received ${value}`,
+      );
+    }
+    return value;
+  };
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) {
+    throw new RangeError(`Cannot create simulator: seed must be an integer, received ${seed}`);
   }
+  checkFaults(options.faults ?? {});
+  return {
+    latency: {
+      baseMs: checkMs("latency.baseMs", latency.baseMs ?? latencyMs),
+      perTextMs: checkMs("latency.perTextMs", latency.perTextMs ?? 0),
+      jitterMs: checkMs("latency.jitterMs", latency.jitterMs ?? 0),
+    },
+    rpm: positive("rpm", options.rpm, Infinity),
+    tpm: positive("tpm", options.tpm, Infinity),
+    maxInputTokens: positive("maxInputTokens", options.maxInputTokens, 2048),
+    seed,
+    apiKeys: apiKeys === undefined ? undefined : new Set(apiKeys),
+    models: models === undefined ? undefined : new Set(models.map(bareModel)),
+    onBatch,
+    signal,
+  };
 }
 
 /**
- * Checks the key as Gemini does: the `x-goog-api-key` header or the `key`
- * query parameter. No key is `403 PERMISSION_DENIED` ("unregistered
- * callers"); a key that is not valid is `400 INVALID_ARGUMENT`, not 401.
+ * Waits `ms` with `setTimeout` (forever, with no timer, when `ms` is
+ * `Infinity`), unless the client aborts (499 `CANCELLED`) or the server stops
+ * (503 `UNAVAILABLE`) first. The timer and both listeners are always removed.
+ * The client's signal is asked for only when there is a wait, because reading
+ * `request.signal` inside `Deno.serve` prints a notice.
  */
-function authenticate(request: Request, config: Config): void {
-  const key = request.headers.get("x-goog-api-key") ??
-    new URL(request.url).searchParams.get("key") ?? "";
-  if (key === "") {
-    throw new ProtocolError(
-      403,
-      "PERMISSION_DENIED",
-      "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
-    );
-  }
-  if (config.apiKeys !== undefined && !config.apiKeys.has(key)) {
-    throw new ProtocolError(
-      400,
-      "INVALID_ARGUMENT",
-      "API key not valid. Please pass a valid API key.",
-      [{
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        reason: "API_KEY_INVALID",
-        domain: "googleapis.com",
-        metadata: { service: "generativelanguage.googleapis.com" },
-      }],
-    );
-  }
-}
-
-/**
- * The fields of one request, by both JSON names that Google's parser accepts
- * (lowerCamelCase and the proto's snake_case), mapped to the proto name.
- */
-const REQUEST_FIELDS: Readonly<Record<string, string>> = {
-  model: "model",
-  content: "content",
-  taskType: "task_type",
-  task_type: "task_type",
-  title: "title",
-  outputDimensionality: "output_dimensionality",
-  output_dimensionality: "output_dimensionality",
-};
-/** Part fields Gemini knows but the simulator does not embed. */
-const NON_TEXT_PARTS: ReadonlySet<string> = new Set([
-  "inlineData",
-  "inline_data",
-  "fileData",
-  "file_data",
-  "functionCall",
-  "function_call",
-  "functionResponse",
-  "function_response",
-  "executableCode",
-  "executable_code",
-  "codeExecutionResult",
-  "code_execution_result",
-]);
-
-function parseRequests(body: unknown, model: string, apiVersion: string): SimulatedRequest[] {
-  if (!isRecord(body)) {
-    throw invalidArgument("Invalid JSON payload received. Expected an object at the top level.");
-  }
-  rejectUnknownFields(body, new Set(["requests"]), "");
-  const { requests } = body;
-  if (requests !== undefined && !Array.isArray(requests)) {
-    throw invalidArgument(
-      `Invalid value at 'requests' (type.googleapis.com/google.ai.generativelanguage.${apiVersion}.EmbedContentRequest), ${
-        JSON.stringify(requests)
-      }`,
-    );
-  }
-  if (requests === undefined || requests.length === 0) {
-    throw invalidArgument("* BatchEmbedContentsRequest.requests: at least one request is required");
-  }
-  if (requests.length > MAX_BATCH_SIZE) {
-    throw invalidArgument(
-      `* BatchEmbedContentsRequest.requests: at most ${MAX_BATCH_SIZE} requests can be in one batch`,
-    );
-  }
-  return requests.map((request, index) => parseRequest(request, index, model, apiVersion));
-}
-
-function parseRequest(
-  request: unknown,
-  index: number,
-  model: string,
-  apiVersion: string,
-): SimulatedRequest {
-  const at = `requests[${index}]`;
-  const field = `* BatchEmbedContentsRequest.${at}`;
-  if (!isRecord(request)) {
-    throw invalidArgument(`Invalid value at '${at}', ${JSON.stringify(request)}`);
-  }
-  rejectUnknownFields(request, new Set(Object.keys(REQUEST_FIELDS)), at);
-  const fields: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(request)) fields[REQUEST_FIELDS[name]!] = value;
-
-  if (typeof fields.model !== "string" || !fields.model.startsWith("models/")) {
-    throw invalidArgument(`${field}.model: unexpected model name format`);
-  }
-  if (bareModel(fields.model) !== model) {
-    throw invalidArgument(
-      `${field}.model: the model of every request must match the model in the URL (models/${model}), received ${fields.model}`,
-    );
-  }
-
-  const text = parseContent(fields.content, at, field);
-
-  let dimensions = DEFAULT_DIMENSIONS;
-  const requested = fields.output_dimensionality;
-  if (requested !== undefined) {
-    if (typeof requested !== "number" || !Number.isInteger(requested)) {
-      throw invalidArgument(
-        `Invalid value at '${at}.output_dimensionality' (TYPE_INT32), ${JSON.stringify(requested)}`,
-      );
-    }
-    if (requested < 0 || requested > MAX_DIMENSIONS) {
-      throw invalidArgument(
-        `${field}.output_dimensionality: must be between 1 and ${MAX_DIMENSIONS}, received ${requested}`,
-      );
-    }
-    // As in proto3, 0 is the unset value: the model's full size.
-    if (requested > 0) dimensions = requested;
-  }
-
-  const result: SimulatedRequest = { text, dimensions };
-  const { task_type: taskType, title } = fields;
-  if (taskType !== undefined) {
-    if (typeof taskType !== "string" || !TASK_TYPES.has(taskType)) {
-      throw invalidArgument(
-        `Invalid value at '${at}.task_type' (type.googleapis.com/google.ai.generativelanguage.${apiVersion}.TaskType), ${
-          JSON.stringify(taskType)
-        }`,
-      );
-    }
-    result.taskType = taskType;
-  }
-  if (title !== undefined) {
-    if (typeof title !== "string") {
-      throw invalidArgument(
-        `Invalid value at '${at}.title' (TYPE_STRING), ${JSON.stringify(title)}`,
-      );
-    }
-    result.title = title;
-  }
-  return result;
-}
-
-/** Returns the text of a content: its text parts joined, never empty. */
-function parseContent(content: unknown, at: string, field: string): string {
-  if (content === undefined) {
-    throw invalidArgument(`${field}.content: content is required`);
-  }
-  if (!isRecord(content)) {
-    throw invalidArgument(`Invalid value at '${at}.content', ${JSON.stringify(content)}`);
-  }
-  rejectUnknownFields(content, new Set(["parts", "role"]), `${at}.content`);
-  const { parts } = content;
-  if (!Array.isArray(parts) || parts.length === 0) {
-    throw invalidArgument(`${field}.content.parts: contents.parts must not be empty`);
-  }
-  let text = "";
-  parts.forEach((part: unknown, index) => {
-    const partAt = `${at}.content.parts[${index}]`;
-    if (!isRecord(part)) {
-      throw invalidArgument(`Invalid value at '${partAt}', ${JSON.stringify(part)}`);
-    }
-    const nonText = Object.keys(part).find((name) => NON_TEXT_PARTS.has(name));
-    if (nonText !== undefined) {
-      throw invalidArgument(
-        `${field}.content.parts[${index}]: the simulator embeds only text parts, received ${nonText}`,
-      );
-    }
-    rejectUnknownFields(part, new Set(["text"]), partAt);
-    if (typeof part.text !== "string") {
-      throw invalidArgument(
-        `${field}.content.parts[${index}].data: required oneof field 'data' must have one initialized field`,
-      );
-    }
-    text += part.text;
-  });
-  if (text === "") {
-    throw invalidArgument(`${field}.content: text must not be empty`);
-  }
-  return text;
-}
-
-function rejectUnknownFields(
-  object: Record<string, unknown>,
-  known: ReadonlySet<string>,
-  at: string,
-): void {
-  const unknown = Object.keys(object).find((name) => !known.has(name));
-  if (unknown !== undefined) {
-    const where = at === "" ? "" : ` at '${at}'`;
-    throw invalidArgument(
-      `Invalid JSON payload received. Unknown name ${
-        JSON.stringify(unknown)
-      }${where}: Cannot find field.`,
-    );
-  }
-}
-
-/**
- * Waits `latencyMs` with `setTimeout`, unless the client aborts (499
- * `CANCELLED`) or the server stops (503 `UNAVAILABLE`) first. The timer and
- * both listeners are always removed.
- */
-async function waitLatency(request: Request, config: Config): Promise<void> {
-  const stopping = config.signal;
+async function wait(
+  ms: number,
+  clientSignal: () => AbortSignal,
+  stopping: AbortSignal | undefined,
+): Promise<void> {
   const unavailable = () =>
     new ProtocolError(503, "UNAVAILABLE", "The service is currently unavailable.");
   if (stopping?.aborted) throw unavailable();
-  // Reading `request.signal` makes Deno.serve print a one-time notice about
-  // its legacy abort behaviour, so it is read only when there is a wait to
-  // cancel. The listeners are removed before the answer is returned, so the
-  // legacy abort-after-success does not matter here.
-  if (config.latencyMs === 0) return;
+  if (ms === 0) return;
+  const client = clientSignal();
   const check = () => {
     if (stopping?.aborted) throw unavailable();
-    if (request.signal.aborted) {
+    if (client.aborted) {
       throw new ProtocolError(499, "CANCELLED", "The operation was cancelled.");
     }
   };
@@ -703,27 +659,25 @@ async function waitLatency(request: Request, config: Config): Promise<void> {
   try {
     await new Promise<void>((resolve) => {
       onAbort = resolve;
-      timer = setTimeout(resolve, config.latencyMs);
-      request.signal.addEventListener("abort", onAbort, { once: true });
+      if (ms !== Infinity) timer = setTimeout(resolve, ms);
+      client.addEventListener("abort", onAbort, { once: true });
       stopping?.addEventListener("abort", onAbort, { once: true });
     });
   } finally {
     clearTimeout(timer);
-    request.signal.removeEventListener("abort", onAbort);
+    client.removeEventListener("abort", onAbort);
     stopping?.removeEventListener("abort", onAbort);
   }
   check();
 }
 
-function embed(batch: SimulatedBatch): Response {
-  const embeddings = batch.requests.map(({ text, dimensions }) => ({
+/** Answers with the vectors, without the last one when `wrongCount`. */
+function embed(batch: SimulatedBatch, wrongCount: boolean): Response {
+  const requests = wrongCount ? batch.requests.slice(0, -1) : batch.requests;
+  const embeddings = requests.map(({ text, dimensions }) => ({
     values: simulatedEmbedding(text, dimensions, batch.model),
   }));
   return new Response(JSON.stringify({ embeddings }), { headers: JSON_HEADERS });
-}
-
-function bareModel(model: string): string {
-  return model.startsWith("models/") ? model.slice("models/".length) : model;
 }
 
 /** 32-bit FNV-1a over UTF-16 code units, finished with murmur3's fmix32. */
@@ -750,8 +704,4 @@ function mulberry32(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,63 +1,65 @@
 /**
  * Runs the Gemini embeddings simulator as a standalone server:
- * `deno task simulator --port 8787 --latency 50`. Stops on Ctrl-C.
+ * `deno task simulator --port 8787 --free-tier --error-503 0.05`. Stops on
+ * Ctrl-C, printing its counters.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { startSimulator } from "./simulator.ts";
+import { type SimulatorStats, startSimulator } from "./simulator.ts";
+import {
+  simulatorFlagOptions,
+  simulatorFlagsHelp,
+  simulatorOptionsFromFlags,
+} from "./simulator_flags.ts";
 
 const USAGE = `Usage: deno task simulator [options]
 
 Serves a local Gemini embeddings API (batchEmbedContents) on 127.0.0.1.
+P is a probability from 0 to 1; DURATION is milliseconds or e.g. 250ms, 2s.
 
 Options:
-  --port <number>    Port to listen on; 0 picks a free one (default: 0)
-  --latency <ms>     Milliseconds to wait before each answer (default: 0)
-  --api-key <key>    Accept only this key; repeat for more (default: any key)
-  -h, --help         Show this help`;
+  --port N                     port to listen on; 0 picks a free one (default 0)
+  --api-key KEY                accept only this key; repeat for more (default any key)
+${simulatorFlagsHelp()}
+  -h, --help                   show this help`;
 
 /** Runs the CLI with `args`, resolving with the process exit code. */
 async function run(args: string[]): Promise<number> {
   let values;
+  let options;
   try {
     ({ values } = parseArgs({
       args,
       options: {
         port: { type: "string", default: "0" },
-        latency: { type: "string", default: "0" },
         "api-key": { type: "string", multiple: true },
         help: { type: "boolean", short: "h", default: false },
+        ...simulatorFlagOptions(),
       },
       strict: true,
       allowPositionals: false,
     }));
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    options = simulatorOptionsFromFlags(values);
   } catch (error) {
     return usageError(error instanceof Error ? error.message : String(error));
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+  const port = String(values.port);
+  if (!/^\d+$/.test(port)) {
+    return usageError(`Invalid --port: expected an integer from 0 to 65535, received "${port}"`);
   }
-  if (!/^\d+$/.test(values.port)) {
-    return usageError(
-      `Invalid --port: expected an integer from 0 to 65535, received ${values.port}`,
-    );
-  }
-  const latencyMs = Number(values.latency);
-  if (values.latency.trim() === "" || !Number.isFinite(latencyMs) || latencyMs < 0) {
-    return usageError(
-      `Invalid --latency: expected a non-negative number of milliseconds, received ${values.latency}`,
-    );
-  }
-  const apiKeys = values["api-key"];
+  const apiKeys = values["api-key"] as string[] | undefined;
 
   let simulator;
   try {
     simulator = startSimulator({
-      port: Number(values.port),
-      latencyMs,
+      ...options,
+      port: Number(port),
       ...(apiKeys !== undefined && { apiKeys }),
     });
   } catch (error) {
@@ -66,7 +68,7 @@ async function run(args: string[]): Promise<number> {
     return 1;
   }
 
-  const key = apiKeys?.[0] ?? "anything";
+  const key = apiKeys === undefined ? "anything" : "<one of the --api-key values>";
   console.log(`Gemini embeddings simulator listening on ${simulator.url}`);
   console.log("Point the SDK (or embatch) at it with:");
   console.log(`  GOOGLE_GEMINI_BASE_URL=${simulator.url} GEMINI_API_KEY=${key}`);
@@ -80,9 +82,23 @@ async function run(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", onInterrupt);
   });
   await simulator.close();
-  const { requests, texts } = simulator.stats;
-  console.log(`Stopped after ${requests} requests, ${texts} texts embedded.`);
+  console.log(describeStats(simulator.stats));
   return 0;
+}
+
+/** The one-line summary printed on exit. */
+function describeStats(stats: Readonly<SimulatorStats>): string {
+  const faults = Object.entries(stats.faults)
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(", ");
+  const statuses = Object.entries(stats.byStatus).map(([status, n]) => `${status}: ${n}`).join(
+    ", ",
+  );
+  return `Stopped after ${stats.requests} requests, ${stats.texts} texts embedded, ` +
+    `${stats.tokens} tokens; answers {${statuses}}; ${stats.rateLimited} rate-limited (429); ` +
+    `faults: ${faults || "none"}; peak per key: ${stats.peakRequestsPerMinute} requests/min, ` +
+    `${stats.peakTokensPerMinute} tokens/min.`;
 }
 
 function usageError(message: string): number {

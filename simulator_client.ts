@@ -2,7 +2,8 @@
  * An in-process stand-in for the `@google/genai` client that sends its calls
  * straight to a simulator handler, without a socket. It builds the same REST
  * body the SDK builds and fails the way the SDK fails (the SDK's own
- * `ApiError`, with the JSON error body as its message), so a
+ * `ApiError`, with the JSON error body as its message; a dropped connection
+ * as fetch's `TypeError: error reading a body from connection`), so a
  * {@linkcode GeminiEmbedder} over it runs its real code path — under fake
  * time, where a loopback socket would not interleave with the fake clock.
  *
@@ -11,7 +12,7 @@
 
 import { ApiError } from "@google/genai";
 import type { GeminiClient } from "./gemini.ts";
-import type { SimulatorHandler } from "./simulator.ts";
+import { SimulatedConnectionDrop, type SimulatorHandler } from "./simulator.ts";
 
 /** Options for {@linkcode simulatorClient}. */
 export interface SimulatorClientOptions {
@@ -70,14 +71,21 @@ export function simulatorClient(
             model,
           })),
         };
-        const response = await handler(
-          new Request(`http://simulator/${apiVersion}/${model}:batchEmbedContents`, {
-            method: "POST",
-            headers: { "content-type": "application/json", "x-goog-api-key": apiKey },
-            body: JSON.stringify(body),
-            ...(signal ? { signal } : {}),
-          }),
-        );
+        let response: Response;
+        try {
+          response = await handler(
+            new Request(`http://simulator/${apiVersion}/${model}:batchEmbedContents`, {
+              method: "POST",
+              headers: { "content-type": "application/json", "x-goog-api-key": apiKey },
+              body: JSON.stringify(body),
+              ...(signal ? { signal } : {}),
+            }),
+          );
+        } catch (error) {
+          if (!(error instanceof SimulatedConnectionDrop)) throw error;
+          // What fetch, and so the SDK, rejects with when startSimulator drops a call.
+          throw new TypeError("error reading a body from connection", { cause: error });
+        }
         signal?.throwIfAborted();
         const text = await response.text();
         if (!response.ok) throw new ApiError({ message: text, status: response.status });

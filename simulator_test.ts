@@ -5,6 +5,7 @@ import {
   type SimulatedBatch,
   simulatedEmbedding,
   type SimulatorHandler,
+  type SimulatorStats,
   startSimulator,
 } from "./simulator.ts";
 
@@ -64,6 +65,11 @@ async function errorOf(
   assert.equal(body.error.status, rpcStatus);
   assert.equal(typeof body.error.message, "string");
   return body.error;
+}
+
+/** The request, text and status counters of the stats. */
+function counts({ requests, texts, byStatus }: SimulatorStats) {
+  return { requests, texts, byStatus };
 }
 
 function norm(vector: number[]): number {
@@ -445,12 +451,12 @@ Deno.test("Simulator answers 500 INTERNAL when onBatch throws", async () => {
 
 Deno.test("Simulator counts requests, embedded texts and statuses", async () => {
   const handler = createSimulatorHandler();
-  assert.deepEqual(handler.stats, { requests: 0, texts: 0, byStatus: {} });
+  assert.deepEqual(counts(handler.stats), { requests: 0, texts: 0, byStatus: {} });
   await (await call(handler, batchOf(["a", "b", "c"], { outputDimensionality: 2 }))).body?.cancel();
   await (await call(handler, batchOf(["d"], { outputDimensionality: 2 }))).body?.cancel();
   await (await call(handler, batchOf(["e"]), { key: null })).body?.cancel();
   await (await call(handler, {})).body?.cancel();
-  assert.deepEqual(handler.stats, {
+  assert.deepEqual(counts(handler.stats), {
     requests: 4,
     texts: 4,
     byStatus: { 200: 2, 400: 1, 403: 1 },
@@ -506,7 +512,7 @@ Deno.test("Simulator answers 499 CANCELLED at once when the client aborts during
   controller.abort(new Error("client gone"));
   const error = await errorOf(await pending, 499, "CANCELLED");
   assert.equal(error.message, "The operation was cancelled.");
-  assert.deepEqual(handler.stats, { requests: 1, texts: 0, byStatus: { 499: 1 } });
+  assert.deepEqual(counts(handler.stats), { requests: 1, texts: 0, byStatus: { 499: 1 } });
 });
 
 Deno.test("Simulator answers 503 UNAVAILABLE when its signal aborts during the wait", async () => {
@@ -536,7 +542,7 @@ Deno.test("startSimulator serves over loopback HTTP until closed", async () => {
       body: JSON.stringify(batchOf(["over http"], { outputDimensionality: 6 })),
     });
     assert.deepEqual(await embeddingsOf(response), [simulatedEmbedding("over http", 6)]);
-    assert.deepEqual(simulator.stats, { requests: 1, texts: 1, byStatus: { 200: 1 } });
+    assert.deepEqual(counts(simulator.stats), { requests: 1, texts: 1, byStatus: { 200: 1 } });
   } finally {
     await simulator.close();
   }
@@ -600,7 +606,17 @@ function cli(args: string[]) {
 }
 
 Deno.test("Simulator CLI exits 2 with the usage on a bad flag", async () => {
-  for (const args of [["--bogus"], ["--port", "http"], ["--latency=-5"]]) {
+  for (
+    const args of [
+      ["--bogus"],
+      ["--port", "http"],
+      ["--latency=-5"],
+      ["--rpm", "0"],
+      ["--error-503", "2"],
+      ["--latency-spike", "0.1"],
+      ["--drop", "0.6", "--hang", "0.6"],
+    ]
+  ) {
     const { code, stderr } = await cli(args).output();
     const message = new TextDecoder().decode(stderr);
     assert.equal(code, 2, message);
@@ -621,7 +637,9 @@ Deno.test("Simulator CLI prints its URL, serves, and stops on SIGINT", async () 
     }
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     assert.ok(url, output);
-    assert.match(output, new RegExp(`GOOGLE_GEMINI_BASE_URL=${url} GEMINI_API_KEY=cli-key`));
+    // The key is not echoed: the CLI never prints an API key.
+    assert.match(output, new RegExp(`GOOGLE_GEMINI_BASE_URL=${url} GEMINI_API_KEY=<one of`));
+    assert.doesNotMatch(output, /cli-key/);
     const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
       method: "POST",
       headers: { "x-goog-api-key": "cli-key" },
@@ -634,5 +652,73 @@ Deno.test("Simulator CLI prints its URL, serves, and stops on SIGINT", async () 
   }
   const { code } = await child.status;
   assert.equal(code, 0, await stderr);
-  assert.match(output, /Stopped after 1 requests, 1 texts embedded\./);
+  assert.match(
+    output,
+    /Stopped after 1 requests, 1 texts embedded, 2 tokens; answers \{200: 1\}; 0 rate-limited \(429\); faults: none; peak per key: 1 requests\/min, 2 tokens\/min\./,
+  );
+});
+
+Deno.test("Simulator CLI applies fault flags and reports faults and 429s on exit", async () => {
+  const child = cli(["--rpm", "2", "--error-503", "1"]).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let output = "";
+  try {
+    while (!output.includes("Ctrl-C")) {
+      const { done, value } = await lines.next();
+      if (done) break;
+      output += value;
+    }
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    assert.ok(url, output);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
+        method: "POST",
+        headers: { "x-goog-api-key": "k" },
+        body: JSON.stringify(batchOf(["x"])),
+      });
+      await response.body?.cancel();
+      statuses.push(response.status);
+    }
+    assert.deepEqual(statuses, [503, 503, 429]);
+  } finally {
+    child.kill("SIGINT");
+    for await (const value of lines) output += value;
+  }
+  const { code } = await child.status;
+  assert.equal(code, 0, await stderr);
+  assert.match(output, /answers \{429: 1, 503: 2\}; 1 rate-limited \(429\); faults: error503 2;/);
+});
+
+Deno.test("startSimulator does not make Deno print its legacy request.signal notice", async () => {
+  // Waits, hangs and drops all used to read request.signal inside Deno.serve.
+  const script = `
+    import { GeminiEmbedder, startSimulator } from ${
+    JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+  };
+    const simulator = startSimulator({
+      latency: { baseMs: 5, perTextMs: 1 },
+      faults: { script: (i) => (["drop", "hang"])[i] },
+    });
+    const embedder = new GeminiEmbedder({ apiKey: "k", baseUrl: simulator.url });
+    await embedder.embed(["a"]).catch(() => {});
+    const hung = embedder.embed(["b"]).catch(() => {});
+    await embedder.embed(["c"]);
+    await simulator.close();
+    await hung;
+    console.log("done", JSON.stringify(simulator.stats.faults));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: CWD,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, err);
+  assert.match(new TextDecoder().decode(stdout), /^done .*"hang":1,"drop":1/);
+  assert.doesNotMatch(err, /request\.signal|legacy/);
+  assert.equal(err.trim(), "");
 });

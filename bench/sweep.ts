@@ -15,10 +15,10 @@ import { simulatorClient } from "../simulator_client.ts";
 import { inVirtualTime } from "./_virtual_time.ts";
 import { renderSweepSvg } from "./_chart.ts";
 
-/** The simulated API's latency for one call. */
-export const LATENCY = { latencyMs: 150 } as const;
+/** The simulated API's latency for one call of n texts: base + perText × n + uniform jitter. */
+export const LATENCY = { latency: { baseMs: 120, perTextMs: 2, jitterMs: 60 }, seed: 1 } as const;
 /** How the latency is described in the report. */
-export const LATENCY_NOTE = "150 ms per call (constant)";
+export const LATENCY_NOTE = "120 ms + 2 ms per text + 0–60 ms jitter per call";
 
 /** An arrival pattern: when each item arrives, in ms from the start. */
 export interface Pattern {

@@ -1,0 +1,279 @@
+/**
+ * Reading a corpus for the CLI: plain text (one input per line) or JSON Lines
+ * (one object per line with a text field and an optional id), streamed from a
+ * byte stream so that memory does not grow with the file.
+ *
+ * Every line is decoded on its own with a strict UTF-8 decoder: a line that is
+ * not valid UTF-8, not valid JSON, or lacks its text becomes an
+ * {@linkcode InputError} naming the line, and the lines after it are read as
+ * usual. Blank lines (empty or only whitespace) are skipped in both formats.
+ *
+ * @module
+ */
+
+import { splitLines } from "./_lines.ts";
+
+/** The two input formats: one text per line, or one JSON object per line. */
+export type InputFormat = "text" | "jsonl";
+
+/** An input's id: from the JSONL `id` field, else its 0-based line number. */
+export type InputId = string | number;
+
+/** Why a line could not become an input. */
+export type InputErrorCode =
+  | "INVALID_UTF8"
+  | "INVALID_JSON"
+  | "INVALID_ID"
+  | "MISSING_TEXT"
+  | "EMPTY_TEXT"
+  | "LINE_TOO_LONG";
+
+/** A line that became an input. */
+export interface InputText {
+  /** Always `true`: this line has a text to embed. */
+  ok: true;
+  /** The input's id. */
+  id: InputId;
+  /** The 0-based line number. */
+  line: number;
+  /** The text to embed. */
+  text: string;
+  /** Byte offset just past the line in the stream: how far the reader got. */
+  end: number;
+}
+
+/** A line that could not become an input; the CLI writes it as an error record. */
+export interface InputError {
+  /** Always `false`: this line has no text to embed. */
+  ok: false;
+  /** The input's id when the line had a valid one, else its 0-based line number. */
+  id: InputId;
+  /** The 0-based line number. */
+  line: number;
+  /** What is wrong, naming the line (1-based, as editors count). */
+  error: { code: InputErrorCode; message: string };
+  /** Byte offset just past the line in the stream. */
+  end: number;
+}
+
+/** One line of input: a text to embed, or why there is none. */
+export type InputRecord = InputText | InputError;
+
+/** Options of {@linkcode readInputs}. */
+export interface ReadInputsOptions {
+  /**
+   * How each line is read.
+   *
+   * @default {"text"}
+   */
+  format?: InputFormat;
+  /**
+   * The JSONL field holding the text.
+   *
+   * @default {"text"}
+   */
+  textField?: string;
+  /**
+   * The longest line read, in bytes; a longer one becomes a `LINE_TOO_LONG`
+   * error without being held in memory.
+   *
+   * @default {1048576}
+   */
+  maxLineBytes?: number;
+  /** Called with the 0-based number of each blank line skipped. */
+  onBlankLine?: (line: number) => void;
+  /**
+   * Stops reading: the source is cancelled (a pending read of a pipe or a
+   * terminal returns at once) and the generator throws `signal.reason`.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Picks the format from a file name: `.jsonl` (or `.ndjson`) is JSONL, anything else is text.
+ *
+ * @param path A file path.
+ * @returns The format the file is read in.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatFromPath } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatFromPath("corpus.jsonl"), "jsonl");
+ * assert.equal(formatFromPath("corpus.txt"), "text");
+ * ```
+ */
+export function formatFromPath(path: string): InputFormat {
+  return /\.(jsonl|ndjson)$/i.test(path) ? "jsonl" : "text";
+}
+
+const DEFAULT_MAX_LINE_BYTES = 1 << 20;
+
+/**
+ * Reads inputs from a byte stream, one per line, in order.
+ *
+ * In `"text"` format each line (without its `\n` or `\r\n`) is a text and its
+ * id is its 0-based line number. In `"jsonl"` format each line is a JSON
+ * object: its `textField` (a non-empty string) is the text, and its `id` (a
+ * non-empty string or a number) the id, defaulting to the line number.
+ *
+ * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
+ * @param options Format, text field, line limit, blank-line hook and cancellation.
+ * @returns An async generator of one record per non-blank line.
+ * @throws {RangeError} If `maxLineBytes` is not a positive integer.
+ *
+ * @example Reading JSONL
+ * ```ts
+ * import { readInputs } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = new TextEncoder().encode('{"id":"a","text":"hello"}\n{"text":"world"}\nnot json\n');
+ * const records = await Array.fromAsync(readInputs([bytes], { format: "jsonl" }));
+ * assert.deepEqual(records.map((r) => [r.id, r.ok ? r.text : r.error.code]), [
+ *   ["a", "hello"],
+ *   [1, "world"],
+ *   [2, "INVALID_JSON"],
+ * ]);
+ * ```
+ */
+export async function* readInputs(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ReadInputsOptions = {},
+): AsyncGenerator<InputRecord, void, undefined> {
+  const {
+    format = "text",
+    textField = "text",
+    maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+    onBlankLine,
+    signal,
+  } = options;
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) {
+    throw new RangeError(
+      `Cannot read inputs: maxLineBytes must be a positive integer, received ${maxLineBytes}`,
+    );
+  }
+  signal?.throwIfAborted();
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
+  for await (const raw of splitLines(chunks, { maxLineBytes })) {
+    signal?.throwIfAborted();
+    const { number: line, end } = raw;
+    const where = `line ${line + 1}`;
+    if (raw.tooLong) {
+      yield fail(
+        line,
+        end,
+        "LINE_TOO_LONG",
+        `${where} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+      );
+      continue;
+    }
+    let bytes = raw.bytes;
+    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1); // \r\n line ends
+    let content: string;
+    try {
+      content = decoder.decode(bytes);
+    } catch {
+      yield fail(line, end, "INVALID_UTF8", `${where} is not valid UTF-8`);
+      continue;
+    }
+    if (content.trim() === "") {
+      onBlankLine?.(line);
+      continue;
+    }
+    yield format === "text"
+      ? { ok: true, id: line, line, text: content, end }
+      : parseJsonLine(content, line, end, textField);
+  }
+  signal?.throwIfAborted();
+}
+
+function fail(
+  line: number,
+  end: number,
+  code: InputErrorCode,
+  message: string,
+  id: InputId = line,
+): InputError {
+  return { ok: false, id, line, error: { code, message }, end };
+}
+
+function parseJsonLine(content: string, line: number, end: number, field: string): InputRecord {
+  const where = `line ${line + 1}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(content);
+  } catch (error) {
+    return fail(
+      line,
+      end,
+      "INVALID_JSON",
+      `${where} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const kind = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    return fail(line, end, "INVALID_JSON", `${where} is not a JSON object, received ${kind}`);
+  }
+  const object = value as Record<string, unknown>;
+  let id: InputId = line;
+  if ("id" in object) {
+    const given = object.id;
+    if (
+      !(typeof given === "string" && given !== "") &&
+      !(typeof given === "number" && Number.isFinite(given))
+    ) {
+      return fail(
+        line,
+        end,
+        "INVALID_ID",
+        `${where}: "id" must be a non-empty string or a number, received ${
+          JSON.stringify(given) ?? typeof given
+        }`,
+      );
+    }
+    id = given;
+  }
+  const text = object[field];
+  if (text === undefined) {
+    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`, id);
+  }
+  if (typeof text !== "string") {
+    return fail(
+      line,
+      end,
+      "MISSING_TEXT",
+      `${where}: "${field}" must be a string, received ${
+        text === null ? "null" : Array.isArray(text) ? "an array" : typeof text
+      }`,
+      id,
+    );
+  }
+  if (text.trim() === "") {
+    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`, id);
+  }
+  return { ok: true, id, line, text, end };
+}
+
+/** Reads `stream`, cancelling the read in progress when `signal` aborts. */
+async function* cancellable(
+  stream: ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const reader = stream.getReader();
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    // Stopping early (break, throw): release the file or pipe.
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * What an embedding run did: a record per call, and a summary of calls,
+ * retries, 429s, errors, items and item latency.
+ *
+ * @module
+ */
+
+import type { BatchReason } from "./batcher.ts";
+
+/**
+ * One logical call: a group of texts sent together, with all its attempts.
+ * Passed to the `onCall` option once the call has succeeded or given up.
+ */
+export interface CallRecord {
+  /** The index of the batch the texts came from, when they came from one. */
+  batch?: number;
+  /** Why that batch was emitted: full, timed out, or the input ended. */
+  reason?: BatchReason;
+  /** How many texts the call carried. */
+  texts: number;
+  /** Their estimated tokens, as reserved against the tokens-per-minute quota. */
+  tokens: number;
+  /** How many requests were made, the first included. */
+  attempts: number;
+  /** The error code of each failed attempt, in order (`"RESOURCE_EXHAUSTED"` for a 429). */
+  failures: string[];
+  /** `"ok"`, or the error code the call gave up with. */
+  status: string;
+  /** The HTTP status of the last failed attempt, when the server answered one. */
+  httpStatus?: number;
+  /** When the first attempt started (ms since the epoch). */
+  startedAt: number;
+  /** From the first attempt's start to the call's end, waits and retries included, in ms. */
+  latencyMs: number;
+}
+
+/** Item latency percentiles in milliseconds: from an item's arrival to its result. */
+export interface LatencyPercentiles {
+  /** The median. */
+  p50: number;
+  /** The 95th percentile. */
+  p95: number;
+  /** The 99th percentile. */
+  p99: number;
+  /** The largest. */
+  max: number;
+}
+
+/** Totals kept by {@linkcode EmbeddingMetrics}. */
+export interface EmbeddingStats {
+  /** Items received. */
+  items: number;
+  /** Items that got their vector. */
+  succeeded: number;
+  /** Items that ended with an error result. */
+  failed: number;
+  /** Items given up because the run was cancelled. */
+  cancelled: number;
+  /** Items received that have no result yet. */
+  pending: number;
+  /** Requests sent (attempts), retries included. */
+  calls: number;
+  /** Requests that were retries. */
+  retries: number;
+  /** Requests answered with 429 (quota exhausted): failures coded `RESOURCE_EXHAUSTED` or `HTTP_429`. */
+  rateLimited: number;
+  /** Requests that failed, for any reason. */
+  callErrors: number;
+  /** Item latency percentiles over the items with a result; all 0 before the first. */
+  itemLatencyMs: LatencyPercentiles;
+}
+
+/**
+ * Collects call records and item outcomes, and summarises them. Pass one to
+ * `runPipeline` or `EmbeddingBatcher` to read progress while they run (and
+ * the final figures even when a run is cancelled).
+ *
+ * @example Usage
+ * ```ts
+ * import { EmbeddingMetrics } from "./metrics.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const metrics = new EmbeddingMetrics();
+ * metrics.itemStarted(2);
+ * metrics.recordCall({
+ *   texts: 2, tokens: 10, attempts: 2, failures: ["RESOURCE_EXHAUSTED"], status: "ok",
+ *   startedAt: 0, latencyMs: 40,
+ * });
+ * metrics.itemFinished(true, 40);
+ * metrics.itemFinished(false, 60);
+ * const stats = metrics.summary();
+ * assert.equal(stats.calls, 2);
+ * assert.equal(stats.retries, 1);
+ * assert.equal(stats.rateLimited, 1);
+ * assert.equal(stats.succeeded, 1);
+ * assert.equal(stats.failed, 1);
+ * assert.equal(stats.itemLatencyMs.max, 60);
+ * ```
+ */
+export class EmbeddingMetrics {
+  #items = 0;
+  #succeeded = 0;
+  #failed = 0;
+  #cancelled = 0;
+  #calls = 0;
+  #retries = 0;
+  #rateLimited = 0;
+  #callErrors = 0;
+  #latencies: number[] = [];
+  #sorted = true;
+
+  /**
+   * Counts items entering the run.
+   *
+   * @param count How many.
+   */
+  itemStarted(count = 1): void {
+    this.#items += count;
+  }
+
+  /**
+   * Records one item's result.
+   *
+   * @param ok Whether it got its vector.
+   * @param latencyMs From its arrival to its result, in milliseconds.
+   */
+  itemFinished(ok: boolean, latencyMs: number): void {
+    if (ok) this.#succeeded++;
+    else this.#failed++;
+    const last = this.#latencies[this.#latencies.length - 1];
+    if (last !== undefined && latencyMs < last) this.#sorted = false;
+    this.#latencies.push(latencyMs);
+  }
+
+  /**
+   * Counts items given up because their run or their callers were cancelled.
+   *
+   * @param count How many.
+   */
+  itemsCancelled(count = 1): void {
+    this.#cancelled += count;
+  }
+
+  /**
+   * Counts every item still pending as cancelled: the run has stopped.
+   */
+  cancelPending(): void {
+    this.#cancelled += this.#pending();
+  }
+
+  /**
+   * Adds a call's attempts to the totals.
+   *
+   * @param record The finished call.
+   */
+  recordCall(record: CallRecord): void {
+    this.#calls += record.attempts;
+    this.#retries += record.attempts - 1;
+    this.#callErrors += record.failures.length;
+    for (const code of record.failures) {
+      if (code === "RESOURCE_EXHAUSTED" || code === "HTTP_429") this.#rateLimited++;
+    }
+  }
+
+  /**
+   * The totals so far.
+   *
+   * @returns A snapshot of the totals and item latency percentiles.
+   */
+  summary(): EmbeddingStats {
+    if (!this.#sorted) {
+      this.#latencies.sort((a, b) => a - b);
+      this.#sorted = true;
+    }
+    const at = (q: number) => {
+      const n = this.#latencies.length;
+      return n === 0 ? 0 : this.#latencies[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+    };
+    return {
+      items: this.#items,
+      succeeded: this.#succeeded,
+      failed: this.#failed,
+      cancelled: this.#cancelled,
+      pending: this.#pending(),
+      calls: this.#calls,
+      retries: this.#retries,
+      rateLimited: this.#rateLimited,
+      callErrors: this.#callErrors,
+      itemLatencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
+    };
+  }
+
+  #pending(): number {
+    return this.#items - this.#succeeded - this.#failed - this.#cancelled;
+  }
+}
