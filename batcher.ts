@@ -84,11 +84,13 @@ export interface BatchingOptions {
  * items, when `timeout` has passed since its first item arrived, or when the
  * input ends (the final partial batch is always flushed, never dropped).
  *
- * The deadline is a single timer per batch, armed only when the batcher
- * actually has to wait, raced (as an `AbortSignal`) against the channel's
- * `receive`, and cleared as soon as the batch leaves: there is no timer per
- * item, no timer outlives its batch, and items already buffered are taken
- * synchronously with `tryReceive`.
+ * The deadline is a single `AbortSignal.timeout` per batch, created only
+ * when the batcher actually has to wait and raced against the channel's
+ * `receive`: there is no timer per item, and items already buffered are taken
+ * synchronously with `tryReceive`. The deadline is linked to the caller's
+ * signal by listeners removed when the batch leaves (not `AbortSignal.any`,
+ * whose dependent signals stay attached to a long-lived run signal and made
+ * the heap grow with every batch).
  *
  * With `strategy: "adaptive"` the batcher also implements
  * {@linkcode BatchFeedback}: the stage that consumes its batches reports each
@@ -320,9 +322,9 @@ export class Batcher<T> implements BatchFeedback {
       openedAt,
       emittedAt: now(),
     });
-    // Armed on the first wait, then shared by every wait of this batch; cleared when it leaves.
-    let alarm: Alarm | undefined;
-    let wait: AbortSignal | undefined;
+    // Created on the first wait, then shared by every wait of this batch.
+    let deadlineSignal: AbortSignal | undefined;
+    const race = new SignalRace(signal);
     try {
       while (items.length < this.#batchSize) {
         next = input.tryReceive();
@@ -334,18 +336,17 @@ export class Batcher<T> implements BatchFeedback {
         if (this.#timeout === Infinity) {
           next = await input.receive(waitOptions);
         } else {
-          if (alarm === undefined) {
-            const at = now();
-            if (deadline <= at) return emit("timeout");
-            alarm = new Alarm();
-            wait = alarm.set(deadline, at);
-            if (signal) wait = AbortSignal.any([wait, signal]);
+          if (deadlineSignal === undefined) {
+            const remaining = deadline - now();
+            if (remaining <= 0) return emit("timeout");
+            deadlineSignal = AbortSignal.timeout(remaining);
+            race.add(deadlineSignal);
           }
           try {
-            next = await input.receive({ signal: wait! });
+            next = await input.receive({ signal: race.signal });
           } catch (error) {
             if (signal?.aborted) throw signal.reason;
-            if (alarm.fired) return emit("timeout");
+            if (deadlineSignal.aborted) return emit("timeout");
             throw error;
           }
         }
@@ -354,7 +355,7 @@ export class Batcher<T> implements BatchFeedback {
       }
       return emit("size");
     } finally {
-      alarm?.clear();
+      race.dispose();
     }
   }
 
@@ -378,12 +379,12 @@ export class Batcher<T> implements BatchFeedback {
       openedAt,
       emittedAt: now(),
     });
-    // One timer, re-armed only when the rule moves the wake-up time; cleared when the batch leaves.
+    // One AbortSignal.timeout per wake-up time: a new one only when the rule moves it.
     const alarm = new Alarm();
     try {
       return await this.#fillAdaptive(input, items, openedAt, emit, alarm, signal, policy);
     } finally {
-      alarm.clear();
+      alarm.dispose();
     }
   }
 
@@ -420,17 +421,17 @@ export class Batcher<T> implements BatchFeedback {
         if (at >= softDeadline) return emit("timeout");
         if (softDeadline < wakeAt) wakeAt = softDeadline;
       }
-      const signals: AbortSignal[] = [];
-      if (wakeAt !== Infinity) signals.push(alarm.set(wakeAt, at));
-      if (policy.saturated) signals.push(policy.wakeSignal());
-      if (signal) signals.push(signal);
-      const wait = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+      const race = new SignalRace(signal);
+      if (wakeAt !== Infinity) race.add(alarm.set(wakeAt, at));
+      if (policy.saturated) race.add(policy.wakeSignal());
       try {
-        next = await input.receive(wait ? { signal: wait } : undefined);
+        next = await input.receive({ signal: race.signal });
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        if (wait?.aborted) continue; // a deadline or a release: apply the rule again
+        if (race.signal.aborted) continue; // a deadline or a release: apply the rule again
         throw error;
+      } finally {
+        race.dispose();
       }
       if (!next.ok) return emit("end");
       items.push(next.value);
@@ -440,40 +441,60 @@ export class Batcher<T> implements BatchFeedback {
 }
 
 /**
- * A batch's deadline as an `AbortSignal` that fires at a given time. Unlike
- * `AbortSignal.timeout`, its timer is cleared as soon as the batch leaves, so
- * a fast stream with a long timeout does not pile up live timers (one per
- * batch for a whole `timeout`). Re-arming for the same time keeps the timer.
+ * An `AbortSignal.timeout` for a wake-up time, reused while the time stays the
+ * same, so the adaptive rule creates a new timer only when it moves the time.
  */
 class Alarm {
-  #controller: AbortController | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #signal: AbortSignal | undefined;
   #at = NaN;
 
-  /** Whether the alarm went off since it was last set. */
-  get fired(): boolean {
-    return this.#controller?.signal.aborted ?? false;
-  }
-
-  /** Arms the alarm for time `at` (ms since the epoch; `current` is now) and returns its signal. */
+  /** Returns a signal that aborts at time `at` (ms since the epoch; `current` is now). */
   set(at: number, current: number): AbortSignal {
-    let controller = this.#controller;
-    if (controller === undefined || controller.signal.aborted) {
-      controller = this.#controller = new AbortController();
-    } else if (at === this.#at) {
-      return controller.signal;
-    } else {
-      clearTimeout(this.#timer);
+    if (this.#signal === undefined || this.#signal.aborted || at !== this.#at) {
+      this.#at = at;
+      this.#signal = AbortSignal.timeout(Math.max(0, Math.ceil(at - current)));
     }
-    this.#at = at;
-    const fire = controller;
-    this.#timer = setTimeout(() => fire.abort(), Math.max(0, Math.ceil(at - current)));
-    return controller.signal;
+    return this.#signal;
   }
 
-  /** Stops the timer. */
-  clear(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /** Forgets the signal; its timer, unreferenced, fires into nothing. */
+  dispose(): void {
+    this.#signal = undefined;
+  }
+}
+
+/**
+ * Races several signals (a deadline, a release, the caller's) as one, linked
+ * by `once` listeners that {@linkcode SignalRace.dispose} removes, so nothing
+ * stays attached to a long-lived caller signal after the wait.
+ */
+class SignalRace {
+  readonly #controller = new AbortController();
+  readonly #links: [AbortSignal, () => void][] = [];
+
+  constructor(signal: AbortSignal | undefined) {
+    if (signal) this.add(signal);
+  }
+
+  /** The signal that aborts when any linked signal does. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Links one more signal into the race. */
+  add(source: AbortSignal): void {
+    if (source.aborted) {
+      this.#controller.abort(source.reason);
+      return;
+    }
+    const onAbort = () => this.#controller.abort(source.reason);
+    source.addEventListener("abort", onAbort, { once: true });
+    this.#links.push([source, onAbort]);
+  }
+
+  /** Removes every link. */
+  dispose(): void {
+    for (const [source, onAbort] of this.#links) source.removeEventListener("abort", onAbort);
+    this.#links.length = 0;
   }
 }

@@ -130,12 +130,12 @@ Deno.test("Batcher keeps order and loses or duplicates nothing under random arri
 
 Deno.test("Batcher uses at most one timer per batch and none for already-buffered items", async (t) => {
   using time = new FakeTime();
-  const original = globalThis.setTimeout;
+  const original = AbortSignal.timeout;
   let timers = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+  AbortSignal.timeout = (ms: number) => {
     timers++;
-    return original(...args);
-  }) as typeof setTimeout;
+    return original.call(AbortSignal, ms);
+  };
   try {
     await t.step("buffered burst", async () => {
       const h = harness(100, 1000, Array.from({ length: 1000 }, (_, i) => i));
@@ -158,7 +158,7 @@ Deno.test("Batcher uses at most one timer per batch and none for already-buffere
       assert.ok(timers >= 1);
     });
   } finally {
-    globalThis.setTimeout = original;
+    AbortSignal.timeout = original;
   }
 });
 

@@ -6,6 +6,10 @@
  */
 
 import type { BatchReason } from "./batcher.ts";
+import { LatencyHistogram } from "./_histogram.ts";
+
+/** How many item latencies are kept exactly before only the histogram is used. */
+const EXACT_SAMPLES = 65_536;
 
 /**
  * One logical call: a group of texts sent together, with all its attempts.
@@ -106,8 +110,12 @@ export class EmbeddingMetrics {
   #retries = 0;
   #rateLimited = 0;
   #callErrors = 0;
-  #latencies: number[] = [];
+  // Exact samples while there are few (tests and small runs get exact
+  // percentiles); past EXACT_SAMPLES only the fixed-size histogram is kept,
+  // so memory does not grow with the number of items.
+  #latencies: number[] | undefined = [];
   #sorted = true;
+  #histogram = new LatencyHistogram();
 
   /**
    * Counts items entering the run.
@@ -127,9 +135,16 @@ export class EmbeddingMetrics {
   itemFinished(ok: boolean, latencyMs: number): void {
     if (ok) this.#succeeded++;
     else this.#failed++;
-    const last = this.#latencies[this.#latencies.length - 1];
+    this.#histogram.record(latencyMs);
+    const exact = this.#latencies;
+    if (exact === undefined) return;
+    if (exact.length === EXACT_SAMPLES) {
+      this.#latencies = undefined;
+      return;
+    }
+    const last = exact[exact.length - 1];
     if (last !== undefined && latencyMs < last) this.#sorted = false;
-    this.#latencies.push(latencyMs);
+    exact.push(latencyMs);
   }
 
   /**
@@ -168,13 +183,15 @@ export class EmbeddingMetrics {
    * @returns A snapshot of the totals and item latency percentiles.
    */
   summary(): EmbeddingStats {
-    if (!this.#sorted) {
-      this.#latencies.sort((a, b) => a - b);
+    const exact = this.#latencies;
+    if (exact !== undefined && !this.#sorted) {
+      exact.sort((a, b) => a - b);
       this.#sorted = true;
     }
     const at = (q: number) => {
-      const n = this.#latencies.length;
-      return n === 0 ? 0 : this.#latencies[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+      if (exact === undefined) return this.#histogram.quantile(q);
+      const n = exact.length;
+      return n === 0 ? 0 : exact[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
     };
     return {
       items: this.#items,
