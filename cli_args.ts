@@ -60,6 +60,8 @@ export interface CliOptions {
   baseUrl: string | undefined;
   /** Use the in-process simulator even when an API key is set. */
   simulate: boolean;
+  /** Size batches to the arrival rate and call latency; `timeoutMs` is then the maximum wait. */
+  adaptive: boolean;
   /** Seed for the demo's arrival delays. */
   seed: number;
   /**
@@ -141,6 +143,8 @@ Both:
   --batch-size N        most inputs per API call, 1-100   (default 100; demo 8)
   --timeout DURATION    longest a batch's first input waits         (default 1s)
                         e.g. 250ms, 1s, 1.5s, or "inf" for size-only batches
+  --adaptive            size batches to the arrival rate and call latency;
+                        --batch-size and --timeout become the upper bounds
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
   --model NAME          embedding model                  (default gemini-embedding-001)
@@ -310,6 +314,7 @@ export function parseCliArgs(args: string[]): CliOptions {
     model,
     baseUrl: url("base-url", values["base-url"]),
     simulate: values.simulate ?? false,
+    adaptive: values.adaptive ?? false,
     simulator: simulatorSettings(values, corpus),
     input,
     output,
@@ -339,6 +344,7 @@ const FLAGS = {
   model: { type: "string" },
   "base-url": { type: "string" },
   simulate: { type: "boolean" },
+  adaptive: { type: "boolean" },
   ...simulatorFlagOptions("simulate-"),
   input: { type: "string" },
   output: { type: "string" },

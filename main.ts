@@ -140,7 +140,9 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     });
     const timeoutText = options.timeoutMs === Infinity ? "none" : `${options.timeoutMs} ms`;
     io.stdout(
-      `embatch: ${options.inputs} inputs, batch size ${options.batchSize}, timeout ${timeoutText}, ` +
+      `embatch: ${options.inputs} inputs, ${
+        options.adaptive ? "adaptive batches up to " : "batch size "
+      }${options.batchSize}, ${options.adaptive ? "max wait" : "timeout"} ${timeoutText}, ` +
         `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}`,
     );
     const summary = await runPipeline({
@@ -153,6 +155,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
       embedder,
       batchSize: options.batchSize,
       timeout: options.timeoutMs,
+      strategy: options.adaptive ? "adaptive" : "fixed",
       ...(io.signal ? { signal: io.signal } : {}),
       onBatch: (batch) => io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`),
       write: (out) =>

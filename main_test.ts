@@ -41,6 +41,25 @@ Deno.test("CLI runs the demo against the simulator and prints all 100 inputs onc
   assert.match(stdout, /Done: 100 inputs in \d+ batches .*API calls/);
 });
 
+Deno.test("CLI --adaptive runs the demo with adaptive batches and loses nothing", async () => {
+  const { code, stdout, stderr } = await runCli([
+    "--adaptive",
+    "--inputs",
+    "40",
+    "--max-delay",
+    "20ms",
+    "--simulate-latency",
+    "0",
+    "--seed",
+    "9",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /adaptive batches up to 8, max wait 1000 ms/);
+  const names = stdout.split("\n").filter((l) => l.startsWith("Content: "))
+    .map((l) => l.split(" ")[1]);
+  assert.deepEqual(names, Array.from({ length: 40 }, (_, i) => `input-${i}`));
+});
+
 Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
   const cases: [string[], RegExp][] = [
     [

@@ -340,6 +340,7 @@ export async function runWorkload(options: CliOptions, io: MainIO): Promise<numb
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
       timeout: options.timeoutMs,
+      strategy: options.adaptive ? "adaptive" : "fixed",
       text: (item) => item.text,
       signal: hardStop.signal,
       onBatch: (batch) => void counts.batches[batch.reason]++,
