@@ -117,6 +117,7 @@ export function renderSweepSvg(input: ChartInput): string {
     const ordered = [...panel.results].sort((a, b) =>
       (a.strategy === "adaptive" ? 1 : 0) - (b.strategy === "adaptive" ? 1 : 0)
     );
+    const fixed: { x: number; y: number; config: string; title: string }[] = [];
     for (const r of ordered) {
       const x = sx(r.calls).toFixed(1), y = sy(r.p95).toFixed(1);
       const title = `<title>${escape(r.config)}: ${r.calls} calls, p95 ${r.p95} ms</title>`;
@@ -137,13 +138,44 @@ export function renderSweepSvg(input: ChartInput): string {
           }" text-anchor="end" fill="#1f4f8f" font-size="9">1 at a time</text>`,
         );
       } else {
-        out.push(
-          `<circle cx="${x}" cy="${y}" r="4" fill="#8c8c8c" fill-opacity="0.8">${title}</circle>`,
-          `<text x="${Number(x) + 6}" y="${Number(y) + 3}" fill="#666" font-size="8.5">${
-            escape(r.config)
-          }</text>`,
-        );
+        fixed.push({ x: Number(x), y: Number(y), config: r.config, title });
       }
+    }
+    // Fixed configurations that land on (nearly) the same spot share one point
+    // and one label; a label that would overlap an earlier one moves down.
+    const groups: { x: number; y: number; configs: string[]; titles: string[] }[] = [];
+    for (const f of fixed) {
+      const near = groups.find((g) => Math.hypot(g.x - f.x, g.y - f.y) < 4);
+      if (near) {
+        near.configs.push(f.config);
+        near.titles.push(f.title);
+      } else groups.push({ x: f.x, y: f.y, configs: [f.config], titles: [f.title] });
+    }
+    // The adaptive marker and its label are obstacles for the other labels.
+    const placed: { x1: number; x2: number; y: number }[] = panel.results
+      .filter((r) => r.strategy === "adaptive")
+      .flatMap((r) => [
+        { x1: sx(r.calls) - 24, x2: sx(r.calls) + 24, y: sy(r.p95) - 11 },
+        { x1: sx(r.calls) - 8, x2: sx(r.calls) + 8, y: sy(r.p95) + 3 },
+      ]);
+    for (const g of groups) {
+      const text = g.configs.join(" = ");
+      const widthPx = text.length * 4.8;
+      // Labels go right of their point, or left of it where they would leave the plot.
+      const x1 = g.x + 6 + widthPx > left + plotW ? g.x - 6 - widthPx : g.x + 6;
+      let ly = g.y + 3;
+      while (placed.some((b) => Math.abs(b.y - ly) < 10 && b.x1 < x1 + widthPx && x1 < b.x2)) {
+        ly += 10;
+      }
+      placed.push({ x1, x2: x1 + widthPx, y: ly });
+      out.push(
+        `<circle cx="${g.x}" cy="${g.y}" r="4" fill="#8c8c8c" fill-opacity="0.8">${
+          g.titles.join("")
+        }</circle>`,
+        `<text x="${x1.toFixed(1)}" y="${ly.toFixed(1)}" fill="#666" font-size="8.5">${
+          escape(text)
+        }</text>`,
+      );
     }
     out.push(`</g>`);
   });
