@@ -6,7 +6,7 @@ import { setImmediate } from "node:timers";
 type MockTimersApi = Parameters<typeof mock.timers.enable>[0] extends
   { apis?: (infer A)[] } | undefined ? A : never;
 // "AbortSignal.timeout" is faked by the runtime but missing from the bundled types.
-const APIS = [
+export const FAKE_TIMER_APIS: MockTimersApi[] = [
   "setTimeout",
   "setInterval",
   "Date",
@@ -25,7 +25,7 @@ export function flush(): Promise<void> {
  */
 export class FakeTime implements Disposable {
   constructor(start = 0) {
-    mock.timers.enable({ apis: APIS, now: start });
+    mock.timers.enable({ apis: FAKE_TIMER_APIS, now: start });
   }
 
   /** Advances the clock by `ms`, one millisecond at a time when `stepwise`. */

@@ -6,6 +6,7 @@
  */
 
 import { seededRandom } from "./_random.ts";
+import { sleep } from "./_sleep.ts";
 
 /** Options for {@linkcode demoInputs}. */
 export interface DemoInputsOptions {
@@ -56,18 +57,4 @@ export async function* demoInputs(options: DemoInputsOptions = {}): AsyncGenerat
     signal?.throwIfAborted();
     yield `input-${i}`;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(id);
-      reject(signal!.reason);
-    };
-    const id = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -25,6 +25,7 @@ import {
   retryPolicy,
 } from "./retry.ts";
 import { estimateTokens, MAX_INPUT_TOKENS, truncateToTokens } from "./tokens.ts";
+import { sleep } from "./_sleep.ts";
 
 /**
  * The outcome for one text: its vector, or why it has none. The absent field
@@ -486,20 +487,4 @@ function failureOf(
       { cause: outcome.error },
     ),
   };
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(id);
-      reject(signal!.reason);
-    };
-    const id = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

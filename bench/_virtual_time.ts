@@ -4,21 +4,7 @@
 // milliseconds. Timers are noted as they are created (setTimeout and
 // AbortSignal.timeout are wrapped); a cleared timer only costs a wasted jump.
 import { mock } from "node:test";
-import { setImmediate } from "node:timers";
-
-type MockTimersApi = Parameters<typeof mock.timers.enable>[0] extends
-  { apis?: (infer A)[] } | undefined ? A : never;
-const APIS = [
-  "setTimeout",
-  "setInterval",
-  "Date",
-  "AbortSignal.timeout",
-] as unknown as MockTimersApi[];
-
-/** Lets every pending promise callback run, through a real (unfaked) macrotask. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+import { FAKE_TIMER_APIS, flush } from "../_fake_time.ts";
 
 /** A binary min-heap of due times. */
 class DueTimes {
@@ -61,7 +47,7 @@ class DueTimes {
  * @returns What `body` resolves with.
  */
 export async function inVirtualTime<R>(body: () => Promise<R>): Promise<R> {
-  mock.timers.enable({ apis: APIS, now: 0 });
+  mock.timers.enable({ apis: FAKE_TIMER_APIS, now: 0 });
   const due = new DueTimes();
   const fakeSetTimeout = globalThis.setTimeout;
   const fakeAbortTimeout = AbortSignal.timeout;
