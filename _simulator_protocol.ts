@@ -3,6 +3,7 @@
 
 import type { SimulatedBatch, SimulatedRequest } from "./simulator.ts";
 import { countTokens } from "./simulator_quota.ts";
+import { GEMINI_TASK_TYPES } from "./task_types.ts";
 
 /** The dimensionality of a vector when the request does not set one. */
 export const DEFAULT_DIMENSIONS = 3072;
@@ -16,17 +17,7 @@ export const JSON_HEADERS = { "content-type": "application/json; charset=UTF-8" 
  * Gemini's task types, as accepted in a request's `taskType`. The simulator
  * validates them but, unlike Gemini, does not let them change the vector.
  */
-const TASK_TYPES: ReadonlySet<string> = new Set([
-  "TASK_TYPE_UNSPECIFIED",
-  "RETRIEVAL_QUERY",
-  "RETRIEVAL_DOCUMENT",
-  "SEMANTIC_SIMILARITY",
-  "CLASSIFICATION",
-  "CLUSTERING",
-  "QUESTION_ANSWERING",
-  "FACT_VERIFICATION",
-  "CODE_RETRIEVAL_QUERY",
-]);
+const TASK_TYPES: ReadonlySet<string> = new Set(["TASK_TYPE_UNSPECIFIED", ...GEMINI_TASK_TYPES]);
 
 /** What the protocol stage needs of the handler's configuration. */
 export interface ProtocolConfig {

@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { parseDuration } from "./duration.ts";
-import type { GeminiTaskType } from "./gemini.ts";
+import { GEMINI_TASK_TYPES, type GeminiTaskType } from "./task_types.ts";
 import type { InputFormat } from "./input.ts";
 import type { SimulatorHandlerOptions } from "./simulator.ts";
 import {
@@ -381,16 +381,7 @@ const CORPUS_FLAGS = [
   "progress-interval",
 ] as const;
 
-const TASK_TYPES: readonly GeminiTaskType[] = [
-  "RETRIEVAL_QUERY",
-  "RETRIEVAL_DOCUMENT",
-  "SEMANTIC_SIMILARITY",
-  "CLASSIFICATION",
-  "CLUSTERING",
-  "QUESTION_ANSWERING",
-  "FACT_VERIFICATION",
-  "CODE_RETRIEVAL_QUERY",
-];
+const TASK_TYPES: readonly GeminiTaskType[] = GEMINI_TASK_TYPES;
 
 function simulatorSettings(
   values: Readonly<Record<string, unknown>>,

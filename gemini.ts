@@ -7,6 +7,7 @@
 
 import { ApiError, GoogleGenAI } from "@google/genai";
 import type { Embedder, EmbedOptions } from "./embedder.ts";
+import type { GeminiTaskType } from "./task_types.ts";
 import { EmbeddingCountError, GeminiApiError, MissingApiKeyError, redactSecret } from "./errors.ts";
 
 export type { Embedder, EmbedOptions };
@@ -26,17 +27,6 @@ export interface GeminiClient {
     }): Promise<{ embeddings?: { values?: number[] }[] }>;
   };
 }
-
-/** The task types Gemini embedding models accept; each tunes the vector for one use. */
-export type GeminiTaskType =
-  | "RETRIEVAL_QUERY"
-  | "RETRIEVAL_DOCUMENT"
-  | "SEMANTIC_SIMILARITY"
-  | "CLASSIFICATION"
-  | "CLUSTERING"
-  | "QUESTION_ANSWERING"
-  | "FACT_VERIFICATION"
-  | "CODE_RETRIEVAL_QUERY";
 
 /** Options of {@linkcode GeminiEmbedder}. */
 export interface GeminiEmbedderOptions {

@@ -44,6 +44,7 @@ export * from "./embedder.ts";
 export * from "./pipeline.ts";
 export * from "./errors.ts";
 export * from "./gemini.ts";
+export * from "./task_types.ts";
 export * from "./simulator.ts";
 export * from "./simulator_client.ts";
 export * from "./simulator_flags.ts";
