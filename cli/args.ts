@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
+import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
@@ -147,7 +148,8 @@ Both:
                         --batch-size and --timeout become the upper bounds
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
-  --model NAME          embedding model                  (default gemini-embedding-001)
+  --model NAME          embedding model: gemini-embedding-2 (default) or
+                        gemini-embedding-001 (text only; see README)
   --base-url URL        Gemini API base URL (or set GOOGLE_GEMINI_BASE_URL)
   --simulate            use the local simulator even if an API key is set
   -h, --help            show this help
@@ -246,7 +248,7 @@ export function parseCliArgs(args: string[]): CliOptions {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const model = values.model ?? "gemini-embedding-001";
+  const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
     throw new UsageError(
       `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
