@@ -4,7 +4,7 @@
  * @module
  */
 
-import { now } from "./_clock.ts";
+import { now } from "./internal/clock.ts";
 import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adaptive.ts";
 import { BatchWait } from "./_batch_wait.ts";
 import { Channel, type ReceiveResult, type TryReceiveResult } from "./channel.ts";
