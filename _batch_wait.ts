@@ -43,12 +43,12 @@ export class BatchWait {
 
   /**
    * Resolves when the input holds `atLeast` values (or is full, or closed),
-   * or a linked signal aborts.
+   * or a linked signal aborts; with `atLeast` 0, only on a signal.
    */
   wait(atLeast: number): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#resolve = resolve;
-      this.#input.whenReadable(this.wake, atLeast);
+      if (atLeast > 0) this.#input.whenReadable(this.wake, atLeast);
     });
   }
 

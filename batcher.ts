@@ -72,6 +72,15 @@ export interface BatcherOptions {
    * @default {100}
    */
   initialLatency?: number | string;
+  /**
+   * Adaptive strategy only: the request budget, in calls (batches) per
+   * minute. Batches leave at least `60 000 / rpm` ms apart, as soon as that
+   * allows; a 429 reported through {@linkcode Batcher.observeQuotaExceeded}
+   * lowers it (see {@linkcode AdaptivePolicy}).
+   *
+   * @default {Infinity}
+   */
+  rpm?: number;
 }
 
 /** Options for {@linkcode Batcher.batch} and {@linkcode Batcher.batches}. */
@@ -181,7 +190,18 @@ export class Batcher<T> implements BatchFeedback {
           `Cannot create batcher: initialLatency must be finite, received ${options.initialLatency}`,
         );
       }
-      this.#policy = new AdaptivePolicy({ batchSize, maxWait: this.#timeout, initialLatencyMs });
+      const rpm = options.rpm ?? Infinity;
+      if (!(rpm > 0)) {
+        throw new RangeError(
+          `Cannot create batcher: rpm must be a positive number, received ${options.rpm}`,
+        );
+      }
+      this.#policy = new AdaptivePolicy({
+        batchSize,
+        maxWait: this.#timeout,
+        initialLatencyMs,
+        rpm,
+      });
     } else if (strategy !== "fixed") {
       throw new RangeError(
         `Cannot create batcher: strategy must be "fixed" or "adaptive", received ${
@@ -213,6 +233,15 @@ export class Batcher<T> implements BatchFeedback {
    */
   observeCall(observation: CallObservation): void {
     this.#policy?.observeCall(observation);
+  }
+
+  /**
+   * Reports that the API refused a call for quota (a 429) to the adaptive
+   * strategy, which lowers its request budget below the call rate that drew
+   * it (ignored by `"fixed"`).
+   */
+  observeQuotaExceeded(): void {
+    this.#policy?.observeQuotaExceeded(now());
   }
 
   /**
@@ -410,13 +439,11 @@ export class Batcher<T> implements BatchFeedback {
     const openedAt = now();
     policy.observeArrivals(1, openedAt);
     const items: T[] = [next.value];
-    const emit = (reason: BatchReason): Batch<T> => ({
-      items,
-      reason,
-      index,
-      openedAt,
-      emittedAt: now(),
-    });
+    const emit = (reason: BatchReason): Batch<T> => {
+      const emittedAt = now();
+      policy.observeDeparture(emittedAt);
+      return { items, reason, index, openedAt, emittedAt };
+    };
     return await this.#fillAdaptive(input, items, openedAt, emit, wait, signal, policy);
   }
 
@@ -429,52 +456,70 @@ export class Batcher<T> implements BatchFeedback {
     signal: AbortSignal | undefined,
     policy: AdaptivePolicy,
   ): Promise<Batch<T>> {
+    const batchSize = this.#batchSize;
     const hardDeadline = openedAt + this.#timeout;
     // The pending wake-up timer: re-armed only when the rule wants an earlier
     // time; a later time is handled when the earlier timer wakes the batch.
     let alarm: AbortSignal | undefined;
     let alarmAt = Infinity;
     let release: AbortSignal | undefined;
-    let next: TryReceiveResult<T>;
+    let ended = false;
     while (true) {
-      if (items.length >= this.#batchSize) return emit("size");
-      let drained = 0;
-      for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
-        items.push(next.value);
-        drained++;
-        if (items.length >= this.#batchSize) break;
+      if (!ended && items.length < batchSize) {
+        let drained = 0;
+        let next: TryReceiveResult<T>;
+        for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
+          items.push(next.value);
+          drained++;
+          if (items.length >= batchSize) break;
+        }
+        if (drained > 0) policy.observeArrivals(drained, now());
+        ended = !next.ok && next.closed;
       }
-      if (drained > 0) policy.observeArrivals(drained, now());
-      if (items.length >= this.#batchSize) return emit("size");
-      if (!next.ok && next.closed) return emit("end");
       if (signal?.aborted) throw signal.reason;
 
+      // What the rule says: leave now (a reason), or wake at `wakeAt`.
       const at = now();
-      if (at >= hardDeadline) return emit("timeout");
+      let reason: BatchReason | undefined;
       let wakeAt = hardDeadline;
-      if (!policy.saturated) {
+      let wanted = batchSize; // items that would end the wait
+      if (items.length >= batchSize) reason = "size";
+      else if (ended) reason = "end";
+      else if (at >= hardDeadline) reason = "timeout";
+      else if (!policy.saturated) {
         const target = policy.targetSize();
-        if (items.length >= target) return emit("size");
         const softDeadline = openedAt + policy.waitMs(target);
-        if (at >= softDeadline) return emit("timeout");
-        if (softDeadline < wakeAt) wakeAt = softDeadline;
+        if (items.length >= target) reason = "size";
+        else if (at >= softDeadline) reason = "timeout";
+        else {
+          wakeAt = Math.min(wakeAt, softDeadline);
+          wanted = target;
+        }
       }
+      if (reason !== undefined) {
+        // The request budget holds the batch until the next call is allowed.
+        const earliest = policy.earliestDeparture();
+        if (at >= earliest) return emit(reason);
+        wakeAt = earliest;
+      }
+
       if (alarm?.aborted) alarm = undefined, alarmAt = Infinity;
-      if (wakeAt < alarmAt) {
+      if (wakeAt < alarmAt && wakeAt !== Infinity) {
         alarm = this.#timerBy(wakeAt, at);
         alarmAt = this.#timerAt;
         wait.link(alarm);
       }
-      if (policy.saturated) {
+      if (policy.saturated && reason === undefined) {
         const wakeSignal = policy.wakeSignal();
         if (wakeSignal !== release) {
           release = wakeSignal;
           wait.link(wakeSignal);
         }
       }
-      // Wake for the items the rule still wants (all of them while saturated).
-      const target = policy.saturated ? this.#batchSize : policy.targetSize();
-      await wait.wait(Math.max(1, target - items.length));
+      // Wake for the items the rule still wants; not for items at all when
+      // the batch is full or the input ended (only the budget holds it then).
+      const missing = ended || items.length >= batchSize ? 0 : wanted - items.length;
+      await wait.wait(missing);
     }
   }
 }

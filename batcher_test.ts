@@ -337,3 +337,39 @@ Deno.test("Batcher never emits a batch before timeout has passed since its first
     });
   }
 });
+
+Deno.test("Batcher adaptive with an rpm budget never plans calls closer than 60 000 / rpm", async () => {
+  using time = new FakeTime();
+  const input = new Channel<number>(100);
+  const output = new Channel<Batch<number>>(100);
+  // 60 calls per minute: batches at least 1 s apart, although the rule alone
+  // would send each item at once (10 items/s, 100 ms latency: a trickle).
+  const batcher = new Batcher<number>({
+    batchSize: 100,
+    timeout: 500,
+    strategy: "adaptive",
+    rpm: 60,
+  });
+  const stage = batcher.batch(input, output);
+  for (let i = 0; i < 50; i++) {
+    await input.send(i);
+    await time.tick(100, true);
+  }
+  input.close();
+  await time.until(stage, 10);
+  const batches = await Array.fromAsync(output);
+  assert.deepEqual(batches.flatMap((b) => b.items), Array.from({ length: 50 }, (_, i) => i));
+  for (let i = 1; i < batches.length; i++) {
+    const gap = batches[i]!.emittedAt - batches[i - 1]!.emittedAt;
+    assert.ok(gap >= 1000, `batches ${i - 1} and ${i} left ${gap} ms apart`);
+  }
+  // 5 s of arrivals at one call per second spends the budget: 5 or 6 calls, not 50.
+  assert.ok(batches.length >= 5 && batches.length <= 6, `${batches.length} batches`);
+});
+
+Deno.test("Batcher rejects a non-positive rpm for the adaptive strategy", () => {
+  assert.throws(
+    () => new Batcher({ batchSize: 10, timeout: 100, strategy: "adaptive", rpm: 0 }),
+    (e) => e instanceof RangeError && e.message.includes("received 0"),
+  );
+});
