@@ -124,8 +124,6 @@ Corpus runs:
                         CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
                         FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
-  --rpm N               most API calls per minute (free tier: 100; default no limit)
-  --tpm N               most tokens per minute, estimated (free tier: 30000)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
@@ -145,6 +143,9 @@ Both:
                         e.g. 250ms, 1s, 1.5s, or "inf" for size-only batches
   --adaptive            size batches to the arrival rate and call latency;
                         --batch-size and --timeout become the upper bounds
+  --rpm N               most API calls per minute (free tier: 100; default no
+                        limit); --adaptive plans its batches within it
+  --tpm N               most tokens per minute, estimated (free tier: 30000)
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
   --model NAME          embedding model                  (default gemini-embedding-001)
@@ -371,8 +372,6 @@ const CORPUS_FLAGS = [
   "text-field",
   "task-type",
   "concurrency",
-  "rpm",
-  "tpm",
   "max-attempts",
   "resume",
   "overwrite",
