@@ -5,6 +5,7 @@
  * - {@linkcode EmbeddingCache}: a persistent map from keys to vectors, shared by processes.
  * - {@linkcode cacheKey}: the key of a text under a model, size, task type and title.
  * - {@linkcode CachedEmbedder}: wraps any `Embedder`; only misses go upstream.
+ * - {@linkcode runCachedPipeline}: the pipeline with the cache in front of the batcher.
  *
  * @example Caching an embedder
  * ```ts
@@ -32,3 +33,4 @@ export * from "./key.ts";
 export * from "./file_error.ts";
 export * from "./embedding_cache.ts";
 export * from "./cached_embedder.ts";
+export * from "./cached_pipeline.ts";
