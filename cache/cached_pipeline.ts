@@ -5,10 +5,10 @@
  * @module
  */
 
-import { Deque } from "../_deque.ts";
-import { Notifier } from "../_notifier.ts";
+import { Deque } from "../internal/deque.ts";
+import { Notifier } from "../internal/notifier.ts";
 import { type PipelineOptions, type PipelineSummary, runPipeline } from "../pipeline.ts";
-import type { EmbeddingResult } from "../resilient_embedder.ts";
+import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import type { CacheEntry, EmbeddingCache } from "./embedding_cache.ts";
 import { cacheKey, type CacheKeyContext, keyToHex } from "./key.ts";
 

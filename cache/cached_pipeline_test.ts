@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeTime } from "../_fake_time.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 import type { Embedder } from "../embedder.ts";
 import { runCachedPipeline } from "./cached_pipeline.ts";
 import { EmbeddingCache } from "./embedding_cache.ts";

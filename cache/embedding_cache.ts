@@ -6,7 +6,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { now } from "../_clock.ts";
+import { now } from "../internal/clock.ts";
 import { CacheFileError } from "./file_error.ts";
 
 /** `PRAGMA application_id` of an embatch cache: "EMBC" in ASCII. */

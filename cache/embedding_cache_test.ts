@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { FakeTime } from "../_fake_time.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 import { CacheFileError } from "./file_error.ts";
 import { EmbeddingCache, ENTRY_OVERHEAD_BYTES } from "./embedding_cache.ts";
 import { cacheKey } from "./key.ts";
