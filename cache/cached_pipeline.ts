@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { Deque } from "../internal/deque.ts";
 import { Notifier } from "../internal/notifier.ts";
 import { type PipelineOptions, type PipelineSummary, runPipeline } from "../pipeline.ts";
@@ -27,6 +28,8 @@ export type CachedItem<T> = EmbeddingResult & {
   index: number;
   /** Whether the vector came from the cache (no upstream call). */
   cached: boolean;
+  /** Whether the input shared the call of an identical text before it (no batch slot of its own). */
+  shared: boolean;
   /** The input's cache key (also for inputs that failed). */
   key: Uint8Array;
 };
@@ -80,7 +83,7 @@ interface Slot<T> {
   text: string;
   index: number;
   key: Uint8Array;
-  cached: boolean;
+  shared: boolean;
   vector?: Float32Array | undefined;
   result?: EmbeddingResult;
   /** Misses with the same key that wait for this one's result. */
@@ -202,6 +205,7 @@ export async function runCachedPipeline<T>(
         const leader = inFlight.get(id);
         if (leader) {
           counts.shared++;
+          slot.shared = true;
           (leader.followers ??= []).push(slot);
           continue;
         }
@@ -210,16 +214,30 @@ export async function runCachedPipeline<T>(
       }
       chunk.length = 0;
     };
-    for await (const item of options.inputs) {
-      const text = textOf(item);
-      chunk.push({ item, text, index: index++, key: cacheKey(context, text), cached: false });
-      if (chunk.length < lookupBatch) continue;
-      yield* lookUp();
-      await pump();
-      while (canWait && heldBytes > maxHeldBytes && order.length > 0) await drained.wait();
+    const source = fromIterable(options.inputs);
+    try {
+      let next: Promise<IteratorResult<T>> | undefined;
+      for (;;) {
+        next ??= source.next();
+        // A partial chunk is looked up as soon as the source makes us wait,
+        // so that a slow stream's inputs are not held back for company.
+        const result = chunk.length === 0 ? await next : await Promise.race([next, macrotask()]);
+        if (result !== NOT_READY) next = undefined;
+        if (result !== NOT_READY && !result.done) {
+          const text = textOf(result.value);
+          const key = cacheKey(context, text);
+          chunk.push({ item: result.value, text, index: index++, key, shared: false });
+          if (chunk.length < lookupBatch) continue;
+        }
+        yield* lookUp();
+        await pump();
+        if (result !== NOT_READY && result.done) return;
+        while (canWait && heldBytes > maxHeldBytes && order.length > 0) await drained.wait();
+      }
+    } finally {
+      // Not awaited: with a read still pending, return() waits for it to settle.
+      source.return(undefined).catch(() => {});
     }
-    yield* lookUp();
-    await pump();
   }
 
   const flushPuts = () => {
@@ -260,13 +278,24 @@ export async function runCachedPipeline<T>(
   return { ...summary, ...counts };
 }
 
+const NOT_READY = Symbol("not ready");
+
+/** Resolves with `NOT_READY` after the pending I/O callbacks and microtasks have run. */
+function macrotask(): Promise<typeof NOT_READY> {
+  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
+}
+
+async function* fromIterable<T>(inputs: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  yield* inputs;
+}
+
 function isReady<T>(slot: Slot<T>): boolean {
   return slot.result !== undefined || slot.vector !== undefined;
 }
 
 function toOutput<T>(slot: Slot<T>): CachedItem<T> {
-  const { item, text, index, key } = slot;
-  const base = { item, text, index, key, cached: slot.result === undefined };
+  const { item, text, index, key, shared } = slot;
+  const base = { item, text, index, key, shared, cached: slot.result === undefined };
   if (slot.result === undefined || slot.result.ok) {
     return {
       ...base,

@@ -166,3 +166,42 @@ Deno.test("runCachedPipeline rejects bad options", async () => {
     RangeError,
   );
 });
+
+Deno.test("runCachedPipeline writes the hits of a slow source without waiting for a full lookup batch", async () => {
+  using cache = await tempCache();
+  await runCachedPipeline({
+    inputs: texts(1, 4),
+    embedder: recording(),
+    cache,
+    context,
+    write: () => {},
+  });
+  const out: string[] = [];
+  let wroteThree: () => void = () => {};
+  const three = new Promise<void>((resolve) => wroteThree = resolve);
+  async function* slow() {
+    yield* texts(1, 4);
+    // The next input comes only once the first three are written.
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      three,
+      new Promise((_, reject) => {
+        guard = setTimeout(() => reject(new Error("the hits were held back")), 5_000);
+      }),
+    ]).finally(() => clearTimeout(guard));
+    yield "t4";
+  }
+  const summary = await runCachedPipeline({
+    inputs: slow(),
+    embedder: recording(),
+    cache,
+    context,
+    lookupBatch: 256,
+    write: (r) => {
+      out.push(r.text);
+      if (out.length === 3) wroteThree();
+    },
+  });
+  assert.deepEqual(out, ["t1", "t2", "t3", "t4"]);
+  assert.equal(summary.hits, 3);
+});
