@@ -102,16 +102,16 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     return EXIT.usage;
   }
   const secret = options.simulate ? undefined : apiKey;
-  const files = await openFiles(options, io);
-  if (typeof files === "string") {
-    io.stderr(files);
-    return EXIT.usage;
-  }
+  // The cache first: a file that is not a cache stops the run before the output is touched.
   const cache = options.cache === undefined ? undefined : await openCache(options, io);
   if (typeof cache === "string") {
-    files.output.file?.close();
-    files.input.file?.close();
     io.stderr(cache);
+    return EXIT.usage;
+  }
+  const files = await openFiles(options, io);
+  if (typeof files === "string") {
+    cache?.close();
+    io.stderr(files);
     return EXIT.usage;
   }
   const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
