@@ -18,18 +18,28 @@ const SCHEMA_VERSION = 1;
  * key, two times, the row and index overhead.
  */
 export const ENTRY_OVERHEAD_BYTES = 96;
+/**
+ * SQLite page size of a new file: 16 KiB holds five 768-value vectors (with
+ * 4 KiB pages, each 3 KiB vector would take a page of its own).
+ */
+const PAGE_SIZE = 16384;
 /** Hits whose last-used time is written back at once, at most, before a flush. */
 const MAX_PENDING_TOUCHES = 4096;
 
+// The last-used times live in a narrow table of their own: updating them on
+// reads then rewrites small pages, not the pages of the vectors.
 const SCHEMA = `
 CREATE TABLE entries (
   id INTEGER PRIMARY KEY,      -- the key's first 8 bytes, as a signed integer
   key BLOB NOT NULL,           -- the whole 32-byte key, checked on every read
-  vector BLOB NOT NULL,        -- little-endian float32 values
-  written_at INTEGER NOT NULL, -- ms since the epoch
+  vector BLOB NOT NULL,        -- float32 values in the platform's (little-endian) order
+  written_at INTEGER NOT NULL  -- ms since the epoch
+);
+CREATE TABLE usage (
+  id INTEGER PRIMARY KEY,      -- the entry's id
   used_at INTEGER NOT NULL     -- ms since the epoch, for least-recently-used eviction
 );
-CREATE INDEX entries_used_at ON entries (used_at);
+CREATE INDEX usage_used_at ON usage (used_at);
 CREATE TABLE totals (
   one INTEGER PRIMARY KEY CHECK (one = 1),
   entries INTEGER NOT NULL,
@@ -43,6 +53,7 @@ END;
 CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
   UPDATE totals SET entries = entries - 1,
     bytes = bytes - length(OLD.vector) - ${ENTRY_OVERHEAD_BYTES};
+  DELETE FROM usage WHERE id = OLD.id;
 END;
 CREATE TRIGGER entries_update AFTER UPDATE OF vector ON entries BEGIN
   UPDATE totals SET bytes = bytes + length(NEW.vector) - length(OLD.vector);
@@ -70,6 +81,15 @@ export interface EmbeddingCacheOptions {
    * @default {10000}
    */
   busyTimeout?: number;
+  /**
+   * The resolution of the last-used times, in milliseconds: a hit on an entry
+   * used less than this long ago does not write its time again. Least
+   * recently used is therefore judged to within this much; the larger it is,
+   * the fewer writes a run of hits makes.
+   *
+   * @default {3600000}
+   */
+  touchInterval?: number;
 }
 
 /** One vector to store under its key. */
@@ -130,6 +150,8 @@ export class EmbeddingCache implements Disposable {
   readonly path: string;
   #db: DatabaseSync;
   #maxSize: number | undefined;
+  #touchInterval: number;
+  #upsertUsage: StatementSync;
   #select: StatementSync;
   #upsert: StatementSync;
   #touch: StatementSync;
@@ -149,7 +171,7 @@ export class EmbeddingCache implements Disposable {
    * @throws {RangeError} If `maxSize` or `busyTimeout` is not a non-negative number.
    */
   constructor(path: string, options: EmbeddingCacheOptions = {}) {
-    const { maxSize, busyTimeout = 10_000 } = options;
+    const { maxSize, busyTimeout = 10_000, touchInterval = 3_600_000 } = options;
     if (maxSize !== undefined && !(maxSize >= 0)) {
       throw new RangeError(
         `Cannot open cache: maxSize must be a non-negative number, received ${maxSize}`,
@@ -160,22 +182,34 @@ export class EmbeddingCache implements Disposable {
         `Cannot open cache: busyTimeout must be a non-negative integer, received ${busyTimeout}`,
       );
     }
+    if (!(touchInterval >= 0)) {
+      throw new RangeError(
+        `Cannot open cache: touchInterval must be a non-negative number, received ${touchInterval}`,
+      );
+    }
     this.path = path;
     this.#maxSize = maxSize;
+    this.#touchInterval = touchInterval;
     this.#db = new DatabaseSync(path);
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
       this.#open();
-      this.#select = this.#db.prepare("SELECT key, vector FROM entries WHERE id = ?");
-      this.#upsert = this.#db.prepare(
-        `INSERT INTO entries (id, key, vector, written_at, used_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, vector = excluded.vector,
-           written_at = excluded.written_at, used_at = excluded.used_at`,
+      this.#select = this.#db.prepare(
+        `SELECT e.key, e.vector, u.used_at FROM entries e LEFT JOIN usage u ON u.id = e.id
+         WHERE e.id = ?`,
       );
-      this.#touch = this.#db.prepare("UPDATE entries SET used_at = ? WHERE id = ?");
+      this.#upsert = this.#db.prepare(
+        `INSERT INTO entries (id, key, vector, written_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET key = excluded.key, vector = excluded.vector,
+           written_at = excluded.written_at`,
+      );
+      this.#upsertUsage = this.#db.prepare(
+        "INSERT OR REPLACE INTO usage (id, used_at) VALUES (?, ?)",
+      );
+      this.#touch = this.#db.prepare("UPDATE usage SET used_at = ? WHERE id = ?");
       this.#totals = this.#db.prepare("SELECT entries, bytes FROM totals");
       this.#evict = this.#db.prepare(
-        "DELETE FROM entries WHERE id IN (SELECT id FROM entries ORDER BY used_at, id LIMIT ?)",
+        "DELETE FROM entries WHERE id IN (SELECT id FROM usage ORDER BY used_at, id LIMIT ?)",
       );
     } catch (error) {
       this.#db.close();
@@ -194,6 +228,8 @@ export class EmbeddingCache implements Disposable {
     let found = marker();
     if (found.app === 0 && found.tables === 0) {
       // A new file: create the schema unless another process got there first.
+      // The page size applies only before the file's first write.
+      db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
       db.exec("BEGIN IMMEDIATE");
       try {
         found = marker();
@@ -222,6 +258,9 @@ export class EmbeddingCache implements Disposable {
       );
     }
     db.exec("PRAGMA journal_mode = WAL");
+    // Checkpoint every 64 MiB of log rather than 4 MiB: fewer syncs when
+    // writing many vectors.
+    db.exec(`PRAGMA wal_autocheckpoint = ${(64 * 1024 * 1024) / PAGE_SIZE}`);
     // In WAL mode, NORMAL loses no committed transaction when a process dies;
     // only a power loss can undo the last few.
     db.exec("PRAGMA synchronous = NORMAL");
@@ -248,6 +287,7 @@ export class EmbeddingCache implements Disposable {
     this.#checkOpen("read");
     if (keys.length === 0) return [];
     const vectors: (Float32Array | undefined)[] = [];
+    const time = now();
     this.#transaction("BEGIN", () => {
       for (const key of keys) {
         const id = keyId(key);
@@ -259,7 +299,8 @@ export class EmbeddingCache implements Disposable {
         }
         vectors.push(toFloat32(row.vector as Uint8Array));
         this.#counters.hits++;
-        this.#pendingTouches.add(id);
+        const usedAt = row.used_at === null ? -Infinity : Number(row.used_at);
+        if (time - usedAt >= this.#touchInterval) this.#pendingTouches.add(id);
       }
     });
     if (this.#pendingTouches.size >= MAX_PENDING_TOUCHES) this.flush();
@@ -294,7 +335,9 @@ export class EmbeddingCache implements Disposable {
       const time = now();
       for (const { key, vector } of entries) {
         const bytes = new Uint8Array(Float32Array.from(vector).buffer);
-        this.#upsert.run(keyId(key), key, bytes, time, time);
+        const id = keyId(key);
+        this.#upsert.run(id, key, bytes, time);
+        this.#upsertUsage.run(id, time);
       }
       this.#writeTouches(time);
       this.#evictOverflow();
@@ -393,6 +436,7 @@ export class EmbeddingCache implements Disposable {
       const count = Math.max(1, Math.ceil(excess / perEntry));
       const { changes } = this.#evict.run(count);
       this.#counters.evicted += Number(changes);
+      if (Number(changes) === 0) return; // nothing left to evict: a damaged usage table
     }
   }
 

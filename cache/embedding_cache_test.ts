@@ -69,7 +69,7 @@ Deno.test("EmbeddingCache rejects bad arguments and use after close", async () =
 Deno.test("EmbeddingCache evicts the least recently used entries past maxSize", async () => {
   using time = new FakeTime(1_000);
   const entry = 16 + ENTRY_OVERHEAD_BYTES;
-  using cache = new EmbeddingCache(await tempPath(), { maxSize: 3 * entry });
+  using cache = new EmbeddingCache(await tempPath(), { maxSize: 3 * entry, touchInterval: 0 });
   for (const text of ["a", "b", "c"]) {
     cache.putMany([{ key: key(text), vector: [1, 2, 3, 4] }]);
     await time.tick(10);
@@ -233,4 +233,27 @@ Deno.test("EmbeddingCache keeps every committed batch when its writer is killed 
   // And it goes on working.
   cache.putMany([{ key: key("after"), vector: [1, 2, 3, 4] }]);
   assert.equal(cache.stats().entries, entries + 1);
+});
+
+Deno.test("EmbeddingCache writes a hit's last-used time at most once per touchInterval", async () => {
+  using time = new FakeTime(1_000);
+  const path = await tempPath();
+  using cache = new EmbeddingCache(path, { touchInterval: 60_000 });
+  cache.putMany([{ key: key("a"), vector: [1] }]);
+  const usedAt = () => {
+    const db = new DatabaseSync(path);
+    try {
+      return Number(db.prepare("SELECT used_at FROM usage").get()!.used_at);
+    } finally {
+      db.close();
+    }
+  };
+  await time.tick(30_000);
+  cache.getMany([key("a")]);
+  cache.flush();
+  assert.equal(usedAt(), 1_000);
+  await time.tick(30_000);
+  cache.getMany([key("a")]);
+  cache.flush();
+  assert.equal(usedAt(), 61_000);
 });
