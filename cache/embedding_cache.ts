@@ -30,8 +30,8 @@ const MAX_PENDING_TOUCHES = 4096;
 // reads then rewrites small pages, not the pages of the vectors.
 const SCHEMA = `
 CREATE TABLE entries (
-  id INTEGER PRIMARY KEY,      -- the key's first 8 bytes, as a signed integer
-  key BLOB NOT NULL,           -- the whole 32-byte key, checked on every read
+  id INTEGER PRIMARY KEY,      -- in order of writing: new rows fill pages at the end
+  key BLOB NOT NULL UNIQUE,    -- the 32-byte key
   vector BLOB NOT NULL,        -- float32 values in the platform's (little-endian) order
   written_at INTEGER NOT NULL  -- ms since the epoch
 );
@@ -157,7 +157,7 @@ export class EmbeddingCache implements Disposable {
   #touch: StatementSync;
   #totals: StatementSync;
   #evict: StatementSync;
-  #pendingTouches = new Set<bigint>();
+  #pendingTouches = new Set<number>();
   #counters = { hits: 0, misses: 0, written: 0, evicted: 0 };
   #closed = false;
 
@@ -195,13 +195,13 @@ export class EmbeddingCache implements Disposable {
       this.#db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
       this.#open();
       this.#select = this.#db.prepare(
-        `SELECT e.key, e.vector, u.used_at FROM entries e LEFT JOIN usage u ON u.id = e.id
-         WHERE e.id = ?`,
+        `SELECT e.id, e.vector, u.used_at FROM entries e LEFT JOIN usage u ON u.id = e.id
+         WHERE e.key = ?`,
       );
       this.#upsert = this.#db.prepare(
-        `INSERT INTO entries (id, key, vector, written_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, vector = excluded.vector,
-           written_at = excluded.written_at`,
+        `INSERT INTO entries (key, vector, written_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, written_at = excluded.written_at
+         RETURNING id`,
       );
       this.#upsertUsage = this.#db.prepare(
         "INSERT OR REPLACE INTO usage (id, used_at) VALUES (?, ?)",
@@ -290,9 +290,8 @@ export class EmbeddingCache implements Disposable {
     const time = now();
     this.#transaction("BEGIN", () => {
       for (const key of keys) {
-        const id = keyId(key);
-        const row = this.#select.get(id);
-        if (row === undefined || !sameBytes(row.key as Uint8Array, key)) {
+        const row = this.#select.get(checkKey(key));
+        if (row === undefined) {
           vectors.push(undefined);
           this.#counters.misses++;
           continue;
@@ -300,7 +299,7 @@ export class EmbeddingCache implements Disposable {
         vectors.push(toFloat32(row.vector as Uint8Array));
         this.#counters.hits++;
         const usedAt = row.used_at === null ? -Infinity : Number(row.used_at);
-        if (time - usedAt >= this.#touchInterval) this.#pendingTouches.add(id);
+        if (time - usedAt >= this.#touchInterval) this.#pendingTouches.add(row.id as number);
       }
     });
     if (this.#pendingTouches.size >= MAX_PENDING_TOUCHES) this.flush();
@@ -335,9 +334,8 @@ export class EmbeddingCache implements Disposable {
       const time = now();
       for (const { key, vector } of entries) {
         const bytes = new Uint8Array(Float32Array.from(vector).buffer);
-        const id = keyId(key);
-        this.#upsert.run(id, key, bytes, time);
-        this.#upsertUsage.run(id, time);
+        const { id } = this.#upsert.get(checkKey(key), bytes, time)!;
+        this.#upsertUsage.run(id as number, time);
       }
       this.#writeTouches(time);
       this.#evictOverflow();
@@ -489,18 +487,11 @@ export class EmbeddingCache implements Disposable {
   }
 }
 
-/** The row id of a key: its first 8 bytes as a signed 64-bit integer. */
-function keyId(key: Uint8Array): bigint {
+function checkKey(key: Uint8Array): Uint8Array {
   if (key.byteLength !== 32) {
     throw new TypeError(`Cannot use cache key: expected 32 bytes, received ${key.byteLength}`);
   }
-  return new DataView(key.buffer, key.byteOffset, 8).getBigInt64(0);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return key;
 }
 
 function toFloat32(bytes: Uint8Array): Float32Array {
