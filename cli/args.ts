@@ -97,6 +97,12 @@ export interface CliOptions {
   graceMs: number;
   /** How often a progress line is printed when stderr is not a terminal, in milliseconds. */
   progressIntervalMs: number;
+  /** The embedding cache file as given (`default` for the user's cache directory), when set. */
+  cache: string | undefined;
+  /** The most bytes the cache's entries may take, when set. */
+  cacheMaxSize: number | undefined;
+  /** With `resume` and `cache`: embed again the ids whose text changed since their record. */
+  refreshChanged: boolean;
 }
 
 /** The usage text printed by `--help` and after a usage error. */
@@ -131,6 +137,13 @@ Corpus runs:
                         progress line period when stderr is not a terminal
                                                                   (default 10s)
   --quiet               no progress and no summary on stderr
+  --cache PATH          keep vectors in an SQLite file and embed only texts it
+                        does not hold; "default" is $XDG_CACHE_HOME/embatch/
+                        cache.sqlite (~/.cache/embatch/cache.sqlite)
+  --cache-max-size SIZE bound the cache, evicting the least recently used
+                        vectors, e.g. 500MB, 2GiB            (default no bound)
+  --refresh-changed     with --resume and --cache: embed again the ids whose
+                        text changed since their record was written
 
 Demo runs:
   --inputs N            number of demo inputs input-0 … input-N-1   (default 100)
@@ -331,7 +344,62 @@ export function parseCliArgs(args: string[]): CliOptions {
     quiet: values.quiet ?? false,
     graceMs: duration("grace", values.grace, 5000),
     progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
+    ...cacheSettings(values, { resume, input }),
   };
+}
+
+function cacheSettings(
+  values: { cache?: string; "cache-max-size"?: string; "refresh-changed"?: boolean },
+  run: { resume: boolean; input: string | undefined },
+): Pick<CliOptions, "cache" | "cacheMaxSize" | "refreshChanged"> {
+  const cache = values.cache;
+  if (cache === "") {
+    throw new UsageError(`Invalid --cache: expected a file path or default, received ""`);
+  }
+  const maxSize = values["cache-max-size"];
+  if (maxSize !== undefined && cache === undefined) {
+    throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
+  }
+  const refreshChanged = values["refresh-changed"] ?? false;
+  if (refreshChanged && (!run.resume || cache === undefined)) {
+    throw new UsageError(
+      "--refresh-changed needs --resume and --cache: it re-embeds changed texts of a resumed output",
+    );
+  }
+  if (refreshChanged && run.input === "-") {
+    throw new UsageError("--refresh-changed needs --input FILE: it reads the input twice");
+  }
+  return {
+    cache,
+    cacheMaxSize: maxSize === undefined ? undefined : byteSize("cache-max-size", maxSize),
+    refreshChanged,
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** Parses a size such as `500MB`, `1.5GiB` or `1000000` (bytes). */
+function byteSize(flag: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match && BYTE_UNITS[match[2]!.toLowerCase()];
+  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
+    throw new UsageError(
+      `Invalid --${flag}: expected a size like 500MB or 2GiB, received "${value}"`,
+    );
+  }
+  return bytes;
 }
 
 const FLAGS = {
@@ -361,6 +429,9 @@ const FLAGS = {
   quiet: { type: "boolean" },
   grace: { type: "string" },
   "progress-interval": { type: "string" },
+  cache: { type: "string" },
+  "cache-max-size": { type: "string" },
+  "refresh-changed": { type: "boolean" },
 } as const;
 
 /** Flags that only the demo reads. */
@@ -378,6 +449,9 @@ const CORPUS_FLAGS = [
   "quiet",
   "grace",
   "progress-interval",
+  "cache",
+  "cache-max-size",
+  "refresh-changed",
 ] as const;
 
 const TASK_TYPES: readonly GeminiTaskType[] = GEMINI_TASK_TYPES;
