@@ -1,0 +1,11 @@
+/**
+ * `embatch serve`: one HTTP endpoint that speaks Gemini REST and the
+ * OpenAI-compatible embeddings API, and batches the texts of every client
+ * into shared upstream calls under one quota.
+ *
+ * @module
+ */
+
+export * from "./handler.ts";
+export * from "./listen.ts";
+export * from "./upstream.ts";
