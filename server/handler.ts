@@ -312,6 +312,8 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
   const stopping = new AbortController();
   let draining = false;
   let idle: (() => void) | undefined;
+  let reading = 0; // requests accepted whose texts are not queued yet
+  let allRead: (() => void) | undefined;
   let closing: Promise<void> | undefined;
 
   const checkModel = (model: string, protocol: Protocol) => {
@@ -333,6 +335,12 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
     route: string,
     work: (body: unknown) => { items: GroupedText[]; answer: (vectors: number[][]) => unknown },
   ): Promise<Response> => {
+    if (draining) {
+      m.rejected.inc({ reason: "draining" });
+      throw new HttpError("overloaded", "Server is shutting down: retry on another instance", {
+        retryAfter: 1,
+      });
+    }
     let clientId = 0;
     if (tokens.size > 0) {
       const presented = requestToken(request, url);
@@ -376,6 +384,13 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
     request.signal.addEventListener("abort", onClientGone, { once: true });
     stopping.signal.addEventListener("abort", onStop, { once: true });
     inFlight++;
+    reading++;
+    let read = false;
+    const doneReading = () => {
+      if (read) return;
+      read = true;
+      if (--reading === 0) allRead?.();
+    };
     try {
       let body: unknown;
       try {
@@ -388,9 +403,11 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
       }
       const { items, answer } = work(body);
       m.texts.inc({ route }, items.length);
+      const embedding = coalescer.embedAll(items, controller.signal);
+      doneReading(); // its texts are queued: a drain may now flush the batches
       let vectors: number[][];
       try {
-        vectors = await coalescer.embedAll(items, controller.signal);
+        vectors = await embedding;
       } catch (error) {
         if (error instanceof HttpError && error.status === 503) {
           m.rejected.inc({ reason: "queue_full" });
@@ -399,6 +416,7 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
       }
       return Response.json(answer(vectors));
     } finally {
+      doneReading();
       clearTimeout(timer);
       request.signal.removeEventListener("abort", onClientGone);
       stopping.signal.removeEventListener("abort", onStop);
@@ -516,7 +534,12 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
         idle = resolve;
         if (inFlight === 0) resolve();
       });
-      const flushed = coalescer.close();
+      // Requests already accepted finish reading their bodies and queue their
+      // texts; then the batches are flushed at once.
+      const flushed = new Promise<void>((resolve) => {
+        allRead = resolve;
+        if (reading === 0) resolve();
+      }).then(() => coalescer.close());
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceOver = new Promise<"grace">((resolve) => {
         timer = setTimeout(() => resolve("grace"), graceMs);
@@ -529,14 +552,11 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
     return closing;
   };
 
-  return Object.assign(handler, {
-    get pending() {
-      return coalescer.pending;
-    },
-    get inFlight() {
-      return inFlight;
-    },
-    metricsText: () => m.render(),
-    close,
-  });
+  // defineProperties, not Object.assign: assign would copy the getters' current values.
+  return Object.defineProperties(handler, {
+    pending: { get: () => coalescer.pending },
+    inFlight: { get: () => inFlight },
+    metricsText: { value: () => m.render() },
+    close: { value: close },
+  }) as EmbeddingHandler;
 }
