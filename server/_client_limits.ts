@@ -3,7 +3,7 @@
 // `rps` requests per second (a token bucket holding one second's worth), so
 // that one busy client cannot take every slot of the shared queue.
 
-import { now } from "../_clock.ts";
+import { now } from "../internal/clock.ts";
 
 /** An admitted request: release it when answered. */
 export type Admission =

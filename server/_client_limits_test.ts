@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClientLimits } from "./_client_limits.ts";
-import { FakeTime } from "../_fake_time.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 
 Deno.test("ClientLimits caps each client's requests in flight, not the others'", () => {
   const limits = new ClientLimits(2, Infinity);

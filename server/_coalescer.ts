@@ -3,13 +3,13 @@
 // title), all under one quota limiter and one set of metrics, behind a bounded
 // queue that refuses with 503 rather than growing.
 
-import { now } from "../_clock.ts";
+import { now } from "../internal/clock.ts";
 import type { BatchStrategy } from "../batcher.ts";
 import { EmbeddingBatcher } from "../embedding_batcher.ts";
 import type { EmbeddingMetrics } from "../metrics.ts";
-import { QuotaLimiter } from "../rate_limiter.ts";
-import type { ResilienceOptions } from "../resilient_embedder.ts";
-import { estimateTokens } from "../tokens.ts";
+import { QuotaLimiter } from "../resilience/quota_limiter.ts";
+import type { ResilienceOptions } from "../resilience/resilient_embedder.ts";
+import { estimateTokens } from "../resilience/tokens.ts";
 import { HttpError } from "./_http_error.ts";
 import { maxInputTokens } from "./_model.ts";
 import type { EmbedGroup, UpstreamFactory } from "./upstream.ts";

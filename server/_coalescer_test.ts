@@ -3,7 +3,7 @@ import { Coalescer, type CoalescerOptions } from "./_coalescer.ts";
 import { HttpError } from "./_http_error.ts";
 import type { EmbedGroup } from "./upstream.ts";
 import { EmbeddingMetrics } from "../metrics.ts";
-import { FakeTime } from "../_fake_time.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 
 function recording(overrides: Partial<CoalescerOptions> = {}) {
   const calls: { group: EmbedGroup; texts: string[] }[] = [];

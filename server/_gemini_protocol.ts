@@ -1,7 +1,7 @@
 // Internal: Gemini REST embedContent / batchEmbedContents requests and answers,
 // field names in lowerCamelCase or the proto's snake_case as Google accepts.
 
-import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../task_types.ts";
+import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 import { HttpError } from "./_http_error.ts";
 import { bareModel, MAX_DIMENSIONS } from "./_model.ts";
 import type { EmbedGroup } from "./upstream.ts";

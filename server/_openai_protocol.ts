@@ -3,7 +3,7 @@
 // tokenizer to decode them); `encoding_format: "base64"` packs each vector as
 // little-endian float32, which is what the official SDKs ask for by default.
 
-import { estimateTokens } from "../tokens.ts";
+import { estimateTokens } from "../resilience/tokens.ts";
 import { HttpError } from "./_http_error.ts";
 import { MAX_TEXTS_PER_REQUEST } from "./_gemini_protocol.ts";
 import { bareModel, MAX_DIMENSIONS } from "./_model.ts";

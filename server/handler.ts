@@ -9,7 +9,7 @@ import type { BatchStrategy } from "../batcher.ts";
 import { parseDuration } from "../duration.ts";
 import { EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
 import { EmbeddingMetrics } from "../metrics.ts";
-import type { RetryOptions } from "../retry.ts";
+import type { RetryOptions } from "../resilience/retry.ts";
 import { requestToken, TokenSet } from "./_auth.ts";
 import { readJsonBody } from "./_body.ts";
 import { ClientLimits } from "./_client_limits.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createEmbeddingHandler, type EmbeddingHandlerOptions } from "./handler.ts";
 import type { EmbedGroup } from "./upstream.ts";
 import { GeminiApiError } from "../errors.ts";
-import { FakeTime } from "../_fake_time.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 
 const MODEL = "gemini-embedding-001";
 

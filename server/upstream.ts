@@ -7,8 +7,8 @@
 
 import { GoogleGenAI } from "@google/genai";
 import type { Embedder } from "../embedder.ts";
-import { GeminiEmbedder } from "../gemini.ts";
-import type { GeminiTaskType } from "../task_types.ts";
+import { GeminiEmbedder } from "../gemini/embedder.ts";
+import type { GeminiTaskType } from "../gemini/task_types.ts";
 
 /** The settings that texts sharing one upstream call must have in common. */
 export interface EmbedGroup {
@@ -55,7 +55,7 @@ export interface GeminiUpstreamOptions {
  * @example Usage
  * ```ts
  * import { geminiUpstream } from "./upstream.ts";
- * import { simulatedEmbedding, startSimulator } from "../simulator.ts";
+ * import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
  * import assert from "node:assert/strict";
  *
  * await using simulator = startSimulator();
