@@ -57,13 +57,3 @@ export function requestToken(request: Request, url: URL): string | undefined {
   const key = url.searchParams.get("key");
   return key === null || key === "" ? undefined : key;
 }
-
-/**
- * Reads tokens from a token file's text: one per line; blank lines and lines
- * starting with `#` are skipped, surrounding whitespace is trimmed.
- */
-export function parseTokenList(text: string): string[] {
-  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) =>
-    line !== "" && !line.startsWith("#")
-  );
-}

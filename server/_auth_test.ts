@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseTokenList, requestToken, TokenSet } from "./_auth.ts";
+import { requestToken, TokenSet } from "./_auth.ts";
 
 Deno.test("TokenSet matches a known token by index and refuses others", () => {
   const tokens = new TokenSet(["alpha", "beta", "alpha"]);
@@ -26,8 +26,4 @@ Deno.test("requestToken reads x-goog-api-key, Authorization: Bearer, then ?key="
     "header first",
     () => assert.equal(read({ "x-goog-api-key": "g", authorization: "Bearer o" }, "?key=q"), "g"),
   );
-});
-
-Deno.test("parseTokenList skips blank lines and comments", () => {
-  assert.deepEqual(parseTokenList("# clients\none\r\n\n  two  \n#three\n"), ["one", "two"]);
 });

@@ -13,3 +13,4 @@ export type { Embedder, EmbedOptions } from "../embedder.ts";
 export type { BatchStrategy } from "../batcher.ts";
 export type { RetryOptions } from "../resilience/retry.ts";
 export { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
+export * from "./tokens.ts";
