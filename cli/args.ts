@@ -107,6 +107,7 @@ export interface CliOptions {
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
+       deno run --allow-net --allow-env --allow-read main.ts serve [options]  (serve --help)
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
 
 Batches texts into calls to the Gemini Embedding API. With --input it embeds

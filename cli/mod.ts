@@ -21,3 +21,5 @@ export * from "./corpus.ts";
 export * from "./demo.ts";
 export * from "./io.ts";
 export type { WritableSink } from "./output.ts";
+export * from "./serve.ts";
+export * from "./serve_args.ts";
