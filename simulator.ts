@@ -38,6 +38,7 @@
 
 import { now } from "./_clock.ts";
 import {
+  authenticate,
   bareModel,
   DEFAULT_DIMENSIONS,
   errorResponse,
@@ -54,6 +55,7 @@ import {
   type SimulatorFaults,
   type SimulatorLatency,
 } from "./simulator_faults.ts";
+import { BatchSimulator, type BatchSimulatorOptions } from "./simulator/batch.ts";
 import {
   countTokens,
   QuotaBook,
@@ -62,6 +64,11 @@ import {
 } from "./simulator_quota.ts";
 
 export { countTokens, type SimulatorKeyStats } from "./simulator_quota.ts";
+export {
+  BatchSimulator,
+  type BatchSimulatorOptions,
+  type BatchSimulatorStats,
+} from "./simulator/batch.ts";
 export {
   GEMINI_LATENCY,
   type LatencySpike,
@@ -247,6 +254,14 @@ export interface SimulatorHandlerOptions {
    */
   onBatch?: (batch: SimulatedBatch) => void;
   /**
+   * The Batch API (files, resumable upload, `:asyncBatchEmbedContent` and
+   * `batches`): job timing, the enqueued-token cap and faults. Its routes
+   * are always served; these options tune them.
+   *
+   * @default {{}}
+   */
+  batch?: BatchSimulatorOptions;
+  /**
    * Marks the server as shutting down: calls waiting out their latency (or
    * hanging) are answered at once with `503 UNAVAILABLE`, as are calls
    * arriving later.
@@ -315,6 +330,8 @@ export interface SimulatorHandler {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
 }
 
 /**
@@ -401,11 +418,18 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
     peakRequestsPerMinute: 0,
     peakTokensPerMinute: 0,
   };
+  const batchApi = new BatchSimulator(options.batch ?? {}, simulatedEmbedding);
   const handler = async (request: Request, call: SimulatorCallOptions = {}): Promise<Response> => {
     stats.requests++;
     let response: Response;
     let texts = 0;
     try {
+      if (batchApi.matches(new URL(request.url).pathname)) {
+        authenticate(request, config);
+        response = await batchApi.handle(request);
+        stats.byStatus[response.status] = (stats.byStatus[response.status] ?? 0) + 1;
+        return response;
+      }
       const { batch, key } = await parseCall(request, config);
       const tokens = batch.requests.reduce((sum, { text }) => sum + countTokens(text), 0);
       const admission = quota.admit(key, tokens, now());
@@ -455,6 +479,7 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
   return Object.assign(handler, {
     stats: stats as Readonly<SimulatorStats>,
     keyStats: (apiKey: string) => quota.stats(apiKey),
+    batch: batchApi,
   });
 }
 
@@ -484,6 +509,8 @@ export interface Simulator extends AsyncDisposable {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
   /**
    * Stops the server: calls still waiting out their latency, or hanging, are
    * answered with `503 UNAVAILABLE`, then the listener closes. Calling it
@@ -569,6 +596,7 @@ export function startSimulator(options: SimulatorOptions = {}): Simulator {
     url: `http://127.0.0.1:${server.addr.port}`,
     stats: handler.stats,
     keyStats: handler.keyStats,
+    batch: handler.batch,
     close,
     [Symbol.asyncDispose]: close,
   };
