@@ -321,7 +321,7 @@ export class BatchSimulator {
     }
   }
 
-  async #route(request: Request): Promise<Response> {
+  #route(request: Request): Promise<Response> | Response {
     const url = new URL(request.url);
     const method = request.method;
     for (const [route, pattern] of ROUTES) {
