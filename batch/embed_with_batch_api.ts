@@ -349,6 +349,8 @@ class BatchRun {
   #inputsDone = false;
   /** A job planned but not created yet (no room under the cap, or refused). */
   #waiting: LiveJob | undefined;
+  /** Tokens per new job: `jobMaxTokens`, halved when a job alone is refused at the cap. */
+  #jobTokens: number;
 
   constructor(
     inputs: AsyncIterable<BatchInput> | Iterable<BatchInput>,
@@ -361,6 +363,7 @@ class BatchRun {
     this.#options = options;
     this.#client = client;
     this.#journal = journal;
+    this.#jobTokens = settings.jobMaxTokens;
     this.#reader = Symbol.asyncIterator in inputs
       ? inputs[Symbol.asyncIterator]()
       : (inputs as Iterable<BatchInput>)[Symbol.iterator]();
@@ -501,7 +504,7 @@ class BatchRun {
   async #plan(): Promise<LiveJob | undefined> {
     const slots = new Map<string, Slot>();
     let tokens = 0;
-    while (tokens < this.#settings.jobMaxTokens) {
+    while (tokens < this.#jobTokens) {
       let slot = this.#retry.shift();
       if (slot === undefined) {
         const input = await this.#read();
@@ -512,7 +515,7 @@ class BatchRun {
         };
       }
       const cost = estimateTokens(slot.text);
-      if (slots.size > 0 && tokens + cost > this.#settings.jobMaxTokens) {
+      if (slots.size > 0 && tokens + cost > this.#jobTokens) {
         this.#retry.unshift(slot);
         break;
       }
@@ -562,11 +565,19 @@ class BatchRun {
         this.#waiting = job;
         return;
       }
-      if (!await this.#submit(job)) {
+      if (await this.#submit(job)) {
+        this.#waiting = undefined;
+      } else if (enqueued === 0 && job.slots.size > 1) {
+        // Refused with none of ours enqueued: the job alone may exceed the
+        // project's cap. Give it up and plan smaller jobs from its inputs.
+        this.#waiting = undefined;
+        this.#jobTokens = Math.max(1, Math.floor(job.tokens / 2));
+        await this.#finish(job, "SPLIT", [...job.slots.values()], true);
+        return;
+      } else {
         this.#waiting = job;
         return;
       }
-      this.#waiting = undefined;
     }
   }
 
@@ -751,7 +762,7 @@ class BatchRun {
   }
 
   /** Records a job as done (after the caller's flush), queues its retries, deletes its files. */
-  async #finish(job: LiveJob, state: string, retry: Slot[]): Promise<void> {
+  async #finish(job: LiveJob, state: string, retry: Slot[], first = false): Promise<void> {
     await this.#options.beforeCommit?.();
     await this.#journal?.append({
       t: "done",
@@ -760,7 +771,8 @@ class BatchRun {
       retry: packMembers(retry.map((slot) => slot.member)),
     });
     this.#open.delete(job.seq);
-    this.#retry.push(...retry);
+    if (first) this.#retry.unshift(...retry);
+    else this.#retry.push(...retry);
     this.#progress.jobsDone++;
     const files = [job.file, job.status?.resultFile].filter((name) => name !== undefined);
     for (const file of files) await this.#client.deleteFile(file).catch(() => {});
