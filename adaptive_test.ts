@@ -3,8 +3,8 @@ import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adap
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import { embedBatches, type EmbeddedBatch, runPipeline } from "./pipeline.ts";
-import { ResilientEmbedder } from "./resilient_embedder.ts";
-import { FakeTime, flush } from "./_fake_time.ts";
+import { ResilientEmbedder } from "./resilience/resilient_embedder.ts";
+import { FakeTime, flush } from "./internal/fake_time.ts";
 
 /** Runs an adaptive batcher stage between two channels and records what it emits. */
 function harness(batchSize: number, timeout: number, initialLatency = 100) {

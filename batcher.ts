@@ -4,7 +4,7 @@
  * @module
  */
 
-import { now } from "./_clock.ts";
+import { now } from "./internal/clock.ts";
 import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adaptive.ts";
 import { Channel, type TryReceiveResult } from "./channel.ts";
 import { parseDuration } from "./duration.ts";

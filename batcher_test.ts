@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
-import { FakeTime, flush } from "./_fake_time.ts";
-import { seededRandom } from "./_random.ts";
+import { FakeTime, flush } from "./internal/fake_time.ts";
+import { seededRandom } from "./internal/random.ts";
 
 /** Runs a batcher stage between two channels and records what it emits. */
 function harness(batchSize: number, timeout: number | string, preload: number[] = []) {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Deque } from "./_deque.ts";
+import { Deque } from "./internal/deque.ts";
 
 /**
  * Thrown by {@linkcode Channel.send} when the channel has been closed. It

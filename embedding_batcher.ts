@@ -5,14 +5,14 @@
  * @module
  */
 
-import { now } from "./_clock.ts";
-import { Notifier } from "./_notifier.ts";
+import { now } from "./internal/clock.ts";
+import { Notifier } from "./internal/notifier.ts";
 import { type Batch, Batcher } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import type { Embedder } from "./embedder.ts";
 import { EmbeddingBatcherClosedError } from "./errors.ts";
 import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
-import { type ResilienceOptions, ResilientEmbedder } from "./resilient_embedder.ts";
+import { type ResilienceOptions, ResilientEmbedder } from "./resilience/resilient_embedder.ts";
 
 /** Options for {@linkcode EmbeddingBatcher}: batching, and every {@linkcode ResilienceOptions}. */
 export interface EmbeddingBatcherOptions extends ResilienceOptions {

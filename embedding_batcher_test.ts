@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EmbeddingBatcher } from "./embedding_batcher.ts";
 import { EmbeddingBatcherClosedError, EmbeddingError, GeminiApiError } from "./errors.ts";
 import type { Embedder } from "./embedder.ts";
-import { FakeTime } from "./_fake_time.ts";
+import { FakeTime } from "./internal/fake_time.ts";
 
 function recording(options: { latencyMs?: number; bad?: string } = {}) {
   const calls: { texts: string[]; aborted: () => boolean }[] = [];

@@ -6,7 +6,7 @@
  */
 
 import type { BatchReason } from "./batcher.ts";
-import { LatencyHistogram } from "./_histogram.ts";
+import { LatencyHistogram } from "./internal/histogram.ts";
 
 /** How many item latencies are kept exactly before only the histogram is used. */
 const EXACT_SAMPLES = 65_536;

@@ -6,13 +6,16 @@
  * - {@linkcode Batcher}: emits a batch when it is full or its first item has waited `timeout`.
  * - {@linkcode runPipeline}: input enqueuer → batcher → embedder → output writer.
  * - {@linkcode GeminiEmbedder}: the embedder over `@google/genai`.
- * - {@linkcode startSimulator}: a local Gemini embeddings server for offline runs and tests.
  * - {@linkcode ResilientEmbedder}: per-item results within Gemini's limits: quota, retries, bisection.
  * - {@linkcode EmbeddingBatcher}: `await batcher.embed(text)` from many concurrent callers.
  *
+ * The local Gemini simulator, for offline runs and tests, is its own entry
+ * point (`./simulator`), and the command line is `./cli` (`main.ts`).
+ *
  * @example Embedding a stream against the local simulator
  * ```ts
- * import { GeminiEmbedder, runPipeline, startSimulator } from "./mod.ts";
+ * import { GeminiEmbedder, runPipeline } from "./mod.ts";
+ * import { startSimulator } from "./simulator/mod.ts";
  * import assert from "node:assert/strict";
  *
  * await using simulator = startSimulator();
@@ -37,20 +40,13 @@
  */
 
 export * from "./channel.ts";
-export * from "./adaptive.ts";
 export * from "./batcher.ts";
-export * from "./duration.ts";
-export * from "./embedder.ts";
+export * from "./adaptive.ts";
 export * from "./pipeline.ts";
-export * from "./errors.ts";
-export * from "./gemini.ts";
-export * from "./task_types.ts";
-export * from "./simulator.ts";
-export * from "./simulator_client.ts";
-export * from "./simulator_flags.ts";
-export * from "./tokens.ts";
-export * from "./retry.ts";
-export * from "./rate_limiter.ts";
-export * from "./metrics.ts";
-export * from "./resilient_embedder.ts";
+export * from "./embedder.ts";
 export * from "./embedding_batcher.ts";
+export * from "./duration.ts";
+export * from "./errors.ts";
+export * from "./metrics.ts";
+export * from "./resilience/mod.ts";
+export * from "./gemini/mod.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { now } from "./_clock.ts";
-import { Notifier } from "./_notifier.ts";
+import { now } from "./internal/clock.ts";
+import { Notifier } from "./internal/notifier.ts";
 import type { BatchFeedback } from "./adaptive.ts";
 import { type Batch, Batcher, type BatchReason, type BatchStrategy } from "./batcher.ts";
 import { Channel, type TryReceiveResult } from "./channel.ts";
@@ -17,7 +17,7 @@ import {
   type EmbeddingResult,
   type ResilienceOptions,
   ResilientEmbedder,
-} from "./resilient_embedder.ts";
+} from "./resilience/resilient_embedder.ts";
 
 /**
  * One input with its result — its vector (`ok: true, embedding`) or its own
@@ -228,7 +228,7 @@ export async function enqueue<T>(
  * @example Usage
  * ```ts
  * import { embedBatches, type EmbeddedBatch } from "./pipeline.ts";
- * import { ResilientEmbedder } from "./resilient_embedder.ts";
+ * import { ResilientEmbedder } from "./resilience/resilient_embedder.ts";
  * import { Batcher, type Batch } from "./batcher.ts";
  * import { Channel } from "./channel.ts";
  * import assert from "node:assert/strict";

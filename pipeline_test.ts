@@ -3,7 +3,7 @@ import { type EmbeddedItem, runPipeline } from "./pipeline.ts";
 import { type CallRecord, EmbeddingMetrics } from "./metrics.ts";
 import type { Batch } from "./batcher.ts";
 import type { Embedder } from "./embedder.ts";
-import { FakeTime } from "./_fake_time.ts";
+import { FakeTime } from "./internal/fake_time.ts";
 
 /** An embedder whose vector for a text is [its length, its first char code]. */
 function fakeEmbedder(options: { latencyMs?: number; failOnCall?: number } = {}) {

@@ -11,7 +11,7 @@
  */
 
 import { ApiError, GoogleGenAI } from "@google/genai";
-import { sleep } from "../_sleep.ts";
+import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError, redactSecret } from "../errors.ts";
 
 /** Options of {@linkcode BatchApiClient}. */
@@ -76,7 +76,7 @@ export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
  * @example Uploading a job file and creating a job on the simulator
  * ```ts
  * import { BatchApiClient } from "./client.ts";
- * import { startSimulator } from "../simulator.ts";
+ * import { startSimulator } from "../simulator/server.ts";
  * import assert from "node:assert/strict";
  *
  * await using simulator = startSimulator();

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { now } from "../_clock.ts";
-import { sleep } from "../_sleep.ts";
+import { now } from "../internal/clock.ts";
+import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
-import { estimateTokens } from "../tokens.ts";
+import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
 import { type JobMember, Journal, type JournaledJob, packMembers } from "./journal.ts";
 import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./job_lines.ts";
@@ -204,7 +204,7 @@ const PERMANENT = new Set([400, 403, 404]);
  * @example Embedding on the simulator
  * ```ts
  * import { embedWithBatchApi } from "./embed_with_batch_api.ts";
- * import { startSimulator } from "../simulator.ts";
+ * import { startSimulator } from "../simulator/server.ts";
  * import assert from "node:assert/strict";
  *
  * await using simulator = startSimulator({ batch: { pendingMs: 5, runningMs: 5 } });

@@ -4,7 +4,7 @@
  *
  * ```ts
  * import { embedWithBatchApi } from "./mod.ts";
- * import { startSimulator } from "../simulator.ts";
+ * import { startSimulator } from "../simulator/server.ts";
  * import assert from "node:assert/strict";
  *
  * await using simulator = startSimulator({ batch: { pendingMs: 5, runningMs: 5 } });

@@ -4,7 +4,7 @@
 // milliseconds. Timers are noted as they are created (setTimeout and
 // AbortSignal.timeout are wrapped); a cleared timer only costs a wasted jump.
 import { mock } from "node:test";
-import { FAKE_TIMER_APIS, flush } from "../_fake_time.ts";
+import { FAKE_TIMER_APIS, flush } from "../internal/fake_time.ts";
 
 /** A binary min-heap of due times. */
 class DueTimes {

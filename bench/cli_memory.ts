@@ -19,7 +19,7 @@
  * Everything is deleted at the end.
  */
 
-import { simulatedEmbedding } from "../simulator.ts";
+import { simulatedEmbedding } from "../simulator/server.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const DIMENSIONS = 8;

@@ -6,12 +6,12 @@
 // latency (scheduled arrival → written) p50/p95/p99. Virtual time makes it
 // deterministic and fast: the same seeds give the same figures on any
 // machine. Writes bench/results/sweep.json and bench/results/sweep.svg.
-import { seededRandom } from "../_random.ts";
+import { seededRandom } from "../internal/random.ts";
 import type { BatchStrategy } from "../batcher.ts";
-import { GeminiEmbedder } from "../gemini.ts";
+import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { runPipeline } from "../pipeline.ts";
-import { createSimulatorHandler } from "../simulator.ts";
-import { simulatorClient } from "../simulator_client.ts";
+import { createSimulatorHandler } from "../simulator/server.ts";
+import { simulatorClient } from "../simulator/client.ts";
 import { inVirtualTime } from "./_virtual_time.ts";
 import { renderSweepSvg } from "./_chart.ts";
 

@@ -15,7 +15,7 @@
  * @example A file job through the REST protocol
  * ```ts
  * import { BatchSimulator } from "./batch.ts";
- * import { FakeTime } from "../_fake_time.ts";
+ * import { FakeTime } from "../internal/fake_time.ts";
  * import assert from "node:assert/strict";
  *
  * using time = new FakeTime();
@@ -52,10 +52,10 @@
  * @module
  */
 
-import { now } from "../_clock.ts";
-import { seededRandom } from "../_random.ts";
-import { bareModel, JSON_HEADERS, ProtocolError } from "../_simulator_protocol.ts";
-import { countTokens } from "../simulator_quota.ts";
+import { now } from "../internal/clock.ts";
+import { seededRandom } from "../internal/random.ts";
+import { bareModel, JSON_HEADERS, ProtocolError } from "./protocol.ts";
+import { countTokens } from "./quota.ts";
 import { type ParsedLine, parseJobLine } from "./_batch_lines.ts";
 
 /** The `@type` of a batch's metadata and of its response, as the API sends them. */

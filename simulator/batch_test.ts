@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { GoogleGenAI } from "@google/genai";
-import { FakeTime } from "../_fake_time.ts";
-import { createSimulatorHandler, simulatedEmbedding } from "../simulator.ts";
-import type { SimulatorHandlerOptions } from "../simulator.ts";
+import { FakeTime } from "../internal/fake_time.ts";
+import { createSimulatorHandler, simulatedEmbedding } from "./server.ts";
+import type { SimulatorHandlerOptions } from "./server.ts";
 import { BatchSimulator } from "./batch.ts";
 import { routeFetchTo } from "./_in_process.ts";
 

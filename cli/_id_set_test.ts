@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { IdSet } from "./_id_set.ts";
+import { seededRandom } from "../internal/random.ts";
+
+Deno.test("IdSet keeps numbers and strings apart and reports repeats", () => {
+  const set = new IdSet();
+  assert.equal(set.add(5), true);
+  assert.equal(set.add("5"), true);
+  assert.equal(set.add(5), false);
+  assert.equal(set.add("5"), false);
+  assert.equal(set.add(-1), true);
+  assert.equal(set.add(1.5), true);
+  assert.equal(set.add(2 ** 40), true);
+  assert.equal(set.add("é😀"), true);
+  assert.equal(set.add(""), true);
+  for (const id of [5, "5", -1, 1.5, 2 ** 40, "é😀", ""]) assert.ok(set.has(id), String(id));
+  for (const id of [6, "6", 1, "1.5", 2 ** 40 + 1, "é", " "]) assert.ok(!set.has(id), String(id));
+  assert.equal(set.size, 7);
+});
+
+Deno.test("IdSet agrees with a Set over many random ids", () => {
+  const random = seededRandom(42);
+  const set = new IdSet();
+  const reference = new Set<string | number>();
+  for (let i = 0; i < 50_000; i++) {
+    const r = random();
+    const id = r < 0.4
+      ? Math.floor(random() * 100_000)
+      : r < 0.8
+      ? `doc-${Math.floor(random() * 40_000)}`
+      : -Math.floor(random() * 1000);
+    assert.equal(set.add(id), !reference.has(id));
+    reference.add(id);
+  }
+  assert.equal(set.size, reference.size);
+  for (let i = 0; i < 10_000; i++) {
+    const id = i % 2 ? `doc-${i * 7}` : i * 13;
+    assert.equal(set.has(id), reference.has(id), String(id));
+  }
+});

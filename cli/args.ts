@@ -1,0 +1,420 @@
+/**
+ * Command-line flags of `main.ts`: parsing, validation and the usage text.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseDuration } from "../duration.ts";
+import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
+import type { InputFormat } from "./input.ts";
+import type { SimulatorHandlerOptions } from "../simulator/server.ts";
+import {
+  SIMULATOR_FLAGS,
+  simulatorFlagOptions,
+  simulatorFlagsHelp,
+  simulatorOptionsFromFlags,
+} from "../simulator/flags.ts";
+
+/**
+ * Thrown for a bad flag or value. `main.ts` prints its message and the usage
+ * text, then exits with code 2.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCliArgs, UsageError } from "./args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => parseCliArgs(["--batch-size", "0"]), UsageError);
+ * ```
+ */
+export class UsageError extends Error {
+  /**
+   * Constructs a new instance.
+   *
+   * @param message What is wrong, naming the flag and the received value.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The CLI's settings once parsed and validated. */
+export interface CliOptions {
+  /** Show the help text and exit. */
+  help: boolean;
+  /** The most inputs in one batch (one API call). */
+  batchSize: number;
+  /** The longest a batch's first input waits, in milliseconds. */
+  timeoutMs: number;
+  /** How many demo inputs to generate. */
+  inputs: number;
+  /** The longest random delay before each demo input, in milliseconds. */
+  maxDelayMs: number;
+  /** Dimensions of each embedding (`outputDimensionality`); unset means the model's default. */
+  dimensions: number | undefined;
+  /** The Gemini embedding model. */
+  model: string;
+  /** Base URL of the Gemini API (or of a simulator); unset means the SDK's default. */
+  baseUrl: string | undefined;
+  /** Use the in-process simulator even when an API key is set. */
+  simulate: boolean;
+  /** Size batches to the arrival rate and call latency; `timeoutMs` is then the maximum wait. */
+  adaptive: boolean;
+  /** Seed for the demo's arrival delays. */
+  seed: number;
+  /**
+   * The simulator's settings from the `--simulate-*` flags, with the default
+   * latency filled in (50 ms for the demo, 0 for a corpus run).
+   */
+  simulator: SimulatorHandlerOptions;
+  /** The corpus to embed (`-` for stdin); unset runs the demo. */
+  input: string | undefined;
+  /** Where records go (`-` for stdout). */
+  output: string;
+  /** How the input is read; unset picks by extension (`.jsonl` is JSONL). */
+  format: InputFormat | undefined;
+  /** The JSONL field holding the text. */
+  textField: string;
+  /** The Gemini task type, when set. */
+  taskType: GeminiTaskType | undefined;
+  /** The most calls in flight at once, when set. */
+  concurrency: number | undefined;
+  /** The most calls per minute, when set. */
+  rpm: number | undefined;
+  /** The most (estimated) tokens per minute, when set. */
+  tpm: number | undefined;
+  /** The most calls for one batch, retries included, when set. */
+  maxAttempts: number | undefined;
+  /** Continue an earlier run's output instead of starting over. */
+  resume: boolean;
+  /** Replace an existing output file. */
+  overwrite: boolean;
+  /** No progress and no summary. */
+  quiet: boolean;
+  /** How long in-flight calls may finish after Ctrl-C, in milliseconds. */
+  graceMs: number;
+  /** How often a progress line is printed when stderr is not a terminal, in milliseconds. */
+  progressIntervalMs: number;
+}
+
+/** The usage text printed by `--help` and after a usage error. */
+export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
+       deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
+
+Batches texts into calls to the Gemini Embedding API. With --input it embeds
+a corpus: one record per input line, in input order, to --output. Without it,
+it runs a demo stream and prints each batch as it forms. GEMINI_API_KEY (or
+GOOGLE_API_KEY) is the API key; the demo falls back to a local simulator of the
+API without one, a corpus run needs a key or --simulate.
+
+Corpus runs:
+  --input PATH          the corpus, or - for stdin: one text per line, or JSON
+                        Lines ({"id": ..., "text": ...}; id defaults to the
+                        0-based line number). Blank lines are skipped
+  --output PATH         where records go, or - for stdout        (default -)
+                        {"id":..,"embedding":[..]} or {"id":..,"error":{..}}
+  --format text|jsonl   how the input is read  (default: jsonl for .jsonl/.ndjson)
+  --text-field NAME     the JSONL field holding the text          (default text)
+  --resume              keep the records already in --output, repair a torn
+                        last line, retry error records, embed the rest
+  --overwrite           replace an existing --output file
+  --task-type TYPE      RETRIEVAL_DOCUMENT, RETRIEVAL_QUERY, SEMANTIC_SIMILARITY,
+                        CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
+                        FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
+  --concurrency N       most API calls in flight at once, 1-64        (default 4)
+  --rpm N               most API calls per minute (free tier: 100; default no limit)
+  --tpm N               most tokens per minute, estimated (free tier: 30000)
+  --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
+                        1-100; 1 disables retries                   (default 6)
+  --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
+  --progress-interval DURATION
+                        progress line period when stderr is not a terminal
+                                                                  (default 10s)
+  --quiet               no progress and no summary on stderr
+
+Demo runs:
+  --inputs N            number of demo inputs input-0 … input-N-1   (default 100)
+  --max-delay DURATION  longest random delay before each input      (default 300ms)
+  --seed N              seed for the random delays (same seed, same arrivals)
+
+Both:
+  --batch-size N        most inputs per API call, 1-100   (default 100; demo 8)
+  --timeout DURATION    longest a batch's first input waits         (default 1s)
+                        e.g. 250ms, 1s, 1.5s, or "inf" for size-only batches
+  --adaptive            size batches to the arrival rate and call latency;
+                        --batch-size and --timeout become the upper bounds
+  --dimensions N        embedding dimensions, 1-3072
+                                     (default: the model's, 3072; demo 3)
+  --model NAME          embedding model                  (default gemini-embedding-001)
+  --base-url URL        Gemini API base URL (or set GOOGLE_GEMINI_BASE_URL)
+  --simulate            use the local simulator even if an API key is set
+  -h, --help            show this help
+
+Simulator (with --simulate, or the demo without a key; latency default 0, demo 50ms):
+${simulatorFlagsHelp("simulate-", "  ")}
+
+Exit codes: 0 all embedded, 1 the run failed, 2 bad flags, files or key,
+3 finished with error records (run again with --resume to retry them),
+130 interrupted (Ctrl-C or SIGTERM; a second Ctrl-C exits at once).
+
+Examples:
+  deno run --allow-net --allow-env main.ts --batch-size 16 --timeout 500ms --seed 7
+  GEMINI_API_KEY=... deno run --allow-net --allow-env --allow-read --allow-write \\
+    main.ts --input corpus.jsonl --output vectors.jsonl --dimensions 768 --rpm 100
+  ... the same with --resume after an interruption`;
+
+function integer(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(
+      `Invalid --${flag}: expected a whole number ${range}, received "${value}"`,
+    );
+  }
+  return n;
+}
+
+function duration(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  allowInfinite = false,
+): number {
+  if (value === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(value, `--${flag}`);
+  } catch (error) {
+    throw new UsageError(`Invalid --${flag}: ${(error as Error).message}`);
+  }
+  if (!allowInfinite && ms === Infinity) {
+    throw new UsageError(`Invalid --${flag}: expected a finite duration, received "${value}"`);
+  }
+  return ms;
+}
+
+function url(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/**
+ * Parses and validates the command-line flags.
+ *
+ * @param args The arguments, without the program name (`Deno.args`).
+ * @returns The validated settings, with defaults filled in.
+ * @throws {UsageError} If a flag is unknown, lacks its value, or has an impossible value.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCliArgs } from "./args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options = parseCliArgs(["--batch-size", "16", "--timeout", "250ms"]);
+ * assert.equal(options.batchSize, 16);
+ * assert.equal(options.timeoutMs, 250);
+ * assert.equal(options.inputs, 100);
+ * ```
+ */
+export function parseCliArgs(args: string[]): CliOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: FLAGS,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+  const model = values.model ?? "gemini-embedding-001";
+  if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
+    throw new UsageError(
+      `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
+    );
+  }
+  const input = values.input;
+  const corpus = input !== undefined;
+  if (input === "") throw new UsageError(`Invalid --input: expected a file path or -, received ""`);
+  const given = (flags: readonly string[]) =>
+    flags.filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
+  if (corpus) {
+    const demoOnly = given(DEMO_FLAGS);
+    if (demoOnly.length > 0) {
+      throw new UsageError(
+        `--${demoOnly[0]} is a demo option and does not apply with --input`,
+      );
+    }
+  } else {
+    const corpusOnly = given(CORPUS_FLAGS);
+    if (corpusOnly.length > 0) {
+      throw new UsageError(`--${corpusOnly[0]} needs --input: it applies to corpus runs`);
+    }
+  }
+  const output = values.output ?? "-";
+  if (output === "") {
+    throw new UsageError(`Invalid --output: expected a file path or -, received ""`);
+  }
+  const resume = values.resume ?? false;
+  const overwrite = values.overwrite ?? false;
+  if (resume && output === "-") {
+    throw new UsageError("--resume needs --output FILE: it continues a file, not stdout");
+  }
+  if (resume && overwrite) {
+    throw new UsageError("--resume and --overwrite contradict each other: pick one");
+  }
+  if (corpus && input !== "-" && output !== "-" && samePath(input, output)) {
+    throw new UsageError(`--output must not be the --input file, received "${output}" for both`);
+  }
+  const format = values.format;
+  if (format !== undefined && format !== "text" && format !== "jsonl") {
+    throw new UsageError(`Invalid --format: expected text or jsonl, received "${format}"`);
+  }
+  const textField = values["text-field"] ?? "text";
+  if (textField === "") {
+    throw new UsageError(`Invalid --text-field: expected a field name, received ""`);
+  }
+  const taskType = values["task-type"];
+  if (taskType !== undefined && !TASK_TYPES.includes(taskType as GeminiTaskType)) {
+    throw new UsageError(
+      `Invalid --task-type: expected one of ${TASK_TYPES.join(", ")}, received "${taskType}"`,
+    );
+  }
+  const optional = (flag: string, value: string | undefined, min: number, max: number) =>
+    value === undefined ? undefined : integer(flag, value, 0, min, max);
+  return {
+    help: values.help ?? false,
+    batchSize: integer("batch-size", values["batch-size"], corpus ? 100 : 8, 1, 100),
+    timeoutMs: duration("timeout", values.timeout, 1000, true),
+    inputs: integer("inputs", values.inputs, 100, 0, Number.MAX_SAFE_INTEGER),
+    maxDelayMs: duration("max-delay", values["max-delay"], 300),
+    seed: integer("seed", values.seed, Math.floor(Math.random() * 1_000_000), 0, 2 ** 31 - 1),
+    dimensions: corpus
+      ? optional("dimensions", values.dimensions, 1, 3072)
+      : integer("dimensions", values.dimensions, 3, 1, 3072),
+    model,
+    baseUrl: url("base-url", values["base-url"]),
+    simulate: values.simulate ?? false,
+    adaptive: values.adaptive ?? false,
+    simulator: simulatorSettings(values, corpus),
+    input,
+    output,
+    format,
+    textField,
+    taskType: taskType as GeminiTaskType | undefined,
+    concurrency: optional("concurrency", values.concurrency, 1, 64),
+    rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
+    tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
+    maxAttempts: optional("max-attempts", values["max-attempts"], 1, 100),
+    resume,
+    overwrite,
+    quiet: values.quiet ?? false,
+    graceMs: duration("grace", values.grace, 5000),
+    progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
+  };
+}
+
+const FLAGS = {
+  help: { type: "boolean", short: "h" },
+  "batch-size": { type: "string" },
+  timeout: { type: "string" },
+  inputs: { type: "string" },
+  "max-delay": { type: "string" },
+  seed: { type: "string" },
+  dimensions: { type: "string" },
+  model: { type: "string" },
+  "base-url": { type: "string" },
+  simulate: { type: "boolean" },
+  adaptive: { type: "boolean" },
+  ...simulatorFlagOptions("simulate-"),
+  input: { type: "string" },
+  output: { type: "string" },
+  format: { type: "string" },
+  "text-field": { type: "string" },
+  "task-type": { type: "string" },
+  concurrency: { type: "string" },
+  rpm: { type: "string" },
+  tpm: { type: "string" },
+  "max-attempts": { type: "string" },
+  resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
+  quiet: { type: "boolean" },
+  grace: { type: "string" },
+  "progress-interval": { type: "string" },
+} as const;
+
+/** Flags that only the demo reads. */
+const DEMO_FLAGS = ["inputs", "max-delay", "seed"] as const;
+/** Flags that only a corpus run reads. */
+const CORPUS_FLAGS = [
+  "output",
+  "format",
+  "text-field",
+  "task-type",
+  "concurrency",
+  "rpm",
+  "tpm",
+  "max-attempts",
+  "resume",
+  "overwrite",
+  "quiet",
+  "grace",
+  "progress-interval",
+] as const;
+
+const TASK_TYPES: readonly GeminiTaskType[] = GEMINI_TASK_TYPES;
+
+function simulatorSettings(
+  values: Readonly<Record<string, unknown>>,
+  corpus: boolean,
+): SimulatorHandlerOptions {
+  const given = Object.keys(SIMULATOR_FLAGS).find((name) =>
+    values[`simulate-${name}`] !== undefined
+  );
+  if (corpus && given !== undefined && values.simulate !== true) {
+    throw new UsageError(
+      `--simulate-${given} needs --simulate: a corpus run uses the simulator only when asked`,
+    );
+  }
+  try {
+    return { latencyMs: corpus ? 0 : 50, ...simulatorOptionsFromFlags(values, "simulate-") };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function positiveDuration(flag: string, value: string | undefined, fallback: number): number {
+  const ms = duration(flag, value, fallback);
+  if (ms <= 0) throw new UsageError(`Invalid --${flag}: expected more than 0, received "${value}"`);
+  return ms;
+}
+
+function samePath(a: string, b: string): boolean {
+  const resolve = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return p.replace(/^\.\//, "");
+    }
+  };
+  return resolve(a) === resolve(b);
+}

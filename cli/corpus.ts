@@ -1,0 +1,440 @@
+/**
+ * The CLI's corpus run (`main.ts --input …`): reads the corpus line by line,
+ * embeds it through the pipeline, and writes one record per input, in input
+ * order, with bounded memory (each stage waits for the next: a slow API or a
+ * slow disk slows the reading down instead of filling memory).
+ *
+ * The run's steps, each in its own place: check the key, open input and output
+ * and prepare `--resume` (`_files.ts`), build the embedder, run
+ * ({@linkcode CorpusRun}), report (`_summary.ts`).
+ *
+ * @module
+ */
+
+import type { Embedder } from "../embedder.ts";
+import { redactSecret } from "../errors.ts";
+import type { EmbeddedItem } from "../pipeline.ts";
+import { GeminiEmbedder } from "../gemini/embedder.ts";
+import { Deque } from "../internal/deque.ts";
+import { LatencyHistogram } from "../internal/histogram.ts";
+import { now } from "../internal/clock.ts";
+import { EmbeddingMetrics } from "../metrics.ts";
+import { runPipeline } from "../pipeline.ts";
+import { startSimulator } from "../simulator/server.ts";
+import type { CliOptions } from "./args.ts";
+import type { InputError, InputRecord, InputText } from "./input.ts";
+import { readInputs } from "./input.ts";
+import { EXIT, type MainIO } from "./io.ts";
+import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
+import { ProgressReporter } from "./progress.ts";
+import {
+  type CorpusInput,
+  type CorpusOutput,
+  openInput,
+  openOutput,
+  SetupError,
+} from "./_files.ts";
+import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
+import { IdSet } from "./_id_set.ts";
+import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
+
+/** Bad lines reported one by one on stderr before the rest are only counted. */
+const NOTED_BAD_LINES = 10;
+/** Error records held back behind inputs still being embedded before reading pauses. */
+const MAX_HELD_ERRORS = 10_000;
+
+/** An input on its way through the pipeline. */
+interface Pending extends InputText {
+  readAt: number;
+}
+
+/**
+ * Runs the corpus embedding described by `options` and resolves with the exit
+ * code; prints its own diagnostics.
+ *
+ * @param options The parsed flags, with `input` set.
+ * @param io Streams, environment and interruption.
+ * @returns The exit code, one of {@linkcode EXIT}.
+ *
+ * @example Embedding two lines of stdin with the simulator
+ * ```ts
+ * import { runCorpus } from "./corpus.ts";
+ * import { parseCliArgs } from "./args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const records: string[] = [];
+ * const decoder = new TextDecoder();
+ * const code = await runCorpus(
+ *   parseCliArgs(["--input", "-", "--simulate", "--dimensions", "4", "--quiet"]),
+ *   {
+ *     stdout: () => {},
+ *     stderr: () => {},
+ *     env: () => undefined,
+ *     stdin: ReadableStream.from([new TextEncoder().encode("alpha\nbeta\n")]),
+ *     output: { write: (bytes) => Promise.resolve(records.push(decoder.decode(bytes)) && bytes.length) },
+ *   },
+ * );
+ * assert.equal(code, 0);
+ * assert.equal(records.join("").trim().split("\n").length, 2);
+ * ```
+ */
+export async function runCorpus(options: CliOptions, io: MainIO): Promise<number> {
+  const apiKey = io.env("GOOGLE_API_KEY") ?? io.env("GEMINI_API_KEY");
+  if (!options.simulate && apiKey === undefined) {
+    io.stderr(
+      "embatch: --input needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), " +
+        "or pass --simulate to embed with the local simulator (its vectors are not Gemini's)",
+    );
+    return EXIT.usage;
+  }
+  const secret = options.simulate ? undefined : apiKey;
+  const files = await openFiles(options, io);
+  if (typeof files === "string") {
+    io.stderr(files);
+    return EXIT.usage;
+  }
+  const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
+  let embedder: Embedder;
+  try {
+    embedder = buildEmbedder(options, simulator ? undefined : apiKey, simulator?.url);
+  } catch (error) {
+    await simulator?.close();
+    files.output.file?.close();
+    files.input.file?.close();
+    io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
+    return EXIT.usage;
+  }
+  const where = simulator
+    ? `the local simulator at ${simulator.url} (--simulate)`
+    : `${options.model} at ${options.baseUrl ?? "the Gemini API"}`;
+  const run = new CorpusRun(options, io, files.input, files.output, secret);
+  try {
+    return await run.run(embedder, where);
+  } finally {
+    await simulator?.close();
+  }
+}
+
+/** Opens input then output; a setup failure is returned as the line to print. */
+async function openFiles(
+  options: CliOptions,
+  io: MainIO,
+): Promise<{ input: CorpusInput; output: CorpusOutput } | string> {
+  let input: CorpusInput | undefined;
+  try {
+    input = await openInput(options, io);
+    return { input, output: await openOutput(options, io) };
+  } catch (error) {
+    input?.file?.close();
+    if (error instanceof SetupError) return error.message;
+    throw error;
+  }
+}
+
+function buildEmbedder(
+  options: CliOptions,
+  apiKey: string | undefined,
+  simulatorUrl: string | undefined,
+): Embedder {
+  return new GeminiEmbedder({
+    model: options.model,
+    ...(options.dimensions !== undefined && { outputDimensionality: options.dimensions }),
+    ...(options.taskType !== undefined && { taskType: options.taskType }),
+    ...(simulatorUrl !== undefined
+      ? { apiKey: "simulator", baseUrl: simulatorUrl }
+      : { apiKey: apiKey!, ...(options.baseUrl !== undefined && { baseUrl: options.baseUrl }) }),
+  });
+}
+
+/**
+ * One corpus run from open files to exit code: reads records, holds bad
+ * lines' error records until every input read before them is written (so
+ * records stay in input order), drives the pipeline, and handles Ctrl-C
+ * (stop reading, let calls in flight finish for `--grace`, then abort).
+ */
+class CorpusRun {
+  readonly #options: CliOptions;
+  readonly #io: MainIO;
+  readonly #input: CorpusInput;
+  readonly #output: CorpusOutput;
+  readonly #secret: string | undefined;
+  readonly #counts = newCounts();
+  readonly #latency = new LatencyHistogram();
+  readonly #metrics = new EmbeddingMetrics();
+  readonly #writer: JsonlWriter;
+  readonly #progress: ProgressReporter | undefined;
+  readonly #startedAt = now();
+  /** Error records waiting for the inputs read before them (`before` of them) to be written. */
+  readonly #held = new Deque<{ before: number; record: InputError }>();
+  readonly #seen = new IdSet();
+  readonly #stopReading = new AbortController();
+  readonly #hardStop = new AbortController();
+  #sent = 0;
+  #written = 0;
+  #badLines = 0;
+  #wakeReader: (() => void) | undefined;
+  #fatal: Error | undefined;
+  #interrupted = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    options: CliOptions,
+    io: MainIO,
+    input: CorpusInput,
+    output: CorpusOutput,
+    secret: string | undefined,
+  ) {
+    this.#options = options;
+    this.#io = io;
+    this.#input = input;
+    this.#output = output;
+    this.#secret = secret;
+    this.#writer = new JsonlWriter(output.sink, { bufferSize: 1 << 16, flushInterval: 1000 });
+    this.#progress = options.quiet ? undefined : this.#newProgress();
+  }
+
+  /** Runs to the end (or a failure or interruption), closes the files, and reports. */
+  async run(embedder: Embedder, where: string): Promise<number> {
+    const { name, format, totalBytes } = this.#input;
+    this.#note(
+      `embatch: embedding ${name} (${format}` +
+        `${
+          totalBytes !== undefined ? `, ${(totalBytes / 1e6).toFixed(1)} MB` : ""
+        }) with ${where}` +
+        ` into ${this.#output.name}`,
+    );
+    if (this.#output.resume) this.#note(describeResume(this.#output.name, this.#output.resume));
+    const signal = this.#io.signal;
+    if (signal?.aborted) this.#onInterrupt();
+    else signal?.addEventListener("abort", this.#onInterrupt, { once: true });
+    this.#progress?.start();
+    let failure: string | undefined;
+    try {
+      await this.#embed(embedder);
+    } catch (error) {
+      failure = this.#describeFailure(error);
+    } finally {
+      clearTimeout(this.#graceTimer);
+      signal?.removeEventListener("abort", this.#onInterrupt);
+      this.#stopReading.abort(); // release the input if the run ended early
+    }
+    failure = await this.#close(failure);
+    return this.#report(failure);
+  }
+
+  async #embed(embedder: Embedder): Promise<void> {
+    const options = this.#options;
+    await runPipeline<Pending>({
+      inputs: this.#inputs(),
+      embedder,
+      batchSize: options.batchSize,
+      metrics: this.#metrics,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+      ...(options.rpm !== undefined && { rpm: options.rpm }),
+      ...(options.tpm !== undefined && { tpm: options.tpm }),
+      ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
+      timeout: options.timeoutMs,
+      strategy: options.adaptive ? "adaptive" : "fixed",
+      text: (item) => item.text,
+      signal: this.#hardStop.signal,
+      onBatch: (batch) => void this.#counts.batches[batch.reason]++,
+      write: (out) => this.#write(out),
+    });
+    this.#releaseHeld(); // error records after the last embedded input
+  }
+
+  /** The records to embed; bad lines and repeats are handled here and never reach the pipeline. */
+  async *#inputs(): AsyncGenerator<Pending, void, undefined> {
+    const counts = this.#counts;
+    try {
+      const records = readInputs(this.#input.source, {
+        format: this.#input.format,
+        textField: this.#options.textField,
+        signal: this.#stopReading.signal,
+        onBlankLine: () => void counts.blank++,
+      });
+      for await (const record of records) {
+        counts.read++;
+        counts.readBytes = record.end;
+        if (!this.#admit(record)) continue;
+        if (!record.ok) {
+          await this.#badRecord(record);
+          continue;
+        }
+        this.#sent++;
+        yield { ...record, readAt: now() };
+      }
+    } catch (error) {
+      const stop = this.#stopReading.signal;
+      if (!(stop.aborted && error === stop.reason)) throw error;
+    }
+  }
+
+  /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */
+  #admit(record: InputRecord): boolean {
+    if (this.#output.resume?.done.has(record.id)) {
+      this.#counts.skipped++;
+      return false;
+    }
+    if (this.#seen.add(record.id)) return true;
+    this.#counts.repeated++;
+    this.#noteBad(
+      `line ${record.line + 1}: id ${
+        JSON.stringify(record.id)
+      } was already used by an earlier line; this line is skipped`,
+    );
+    return false;
+  }
+
+  /** Writes a bad line's error record now, or holds it until the inputs before it are written. */
+  async #badRecord(record: InputError): Promise<void> {
+    this.#noteBad(record.error.message);
+    if (this.#written === this.#sent) {
+      await this.#writeError(record.id, record.error);
+      return;
+    }
+    this.#held.push({ before: this.#sent, record });
+    // Waiting is safe only if the batcher will flush by itself.
+    if (this.#held.length >= MAX_HELD_ERRORS && Number.isFinite(this.#options.timeoutMs)) {
+      await new Promise<void>((resolve) => this.#wakeReader = resolve);
+    }
+  }
+
+  /** The pipeline's writer: one record per input, in input order. */
+  #write(out: EmbeddedItem<Pending>): Promise<void> | undefined {
+    if (this.#fatal !== undefined) return;
+    const { item } = out;
+    let pending: Promise<void>;
+    if (out.ok) {
+      pending = this.#writer.write(formatRecord(item.id, { embedding: out.embedding }));
+      this.#counts.embedded++;
+      this.#counts.tokens += estimateTokens(item.text);
+    } else if (isFatal(out.error)) {
+      // Every other call would fail the same way: stop instead of writing errors.
+      this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
+      this.#stopReading.abort(this.#fatal);
+      this.#hardStop.abort(this.#fatal);
+      return;
+    } else {
+      const { code, message, status, attempts } = out.error;
+      pending = this.#writeError(item.id, {
+        code,
+        message: redactSecret(message, this.#secret),
+        ...(status !== undefined && { status }),
+        attempts,
+      });
+    }
+    this.#written++;
+    this.#latency.record(now() - item.readAt);
+    this.#releaseHeld();
+    return pending.catch((error) => {
+      // A failed write ends the run: stop reading too, even a read waiting on a pipe.
+      this.#stopReading.abort(error);
+      throw error;
+    });
+  }
+
+  #writeError(id: string | number, error: RecordError): Promise<void> {
+    const counts = this.#counts;
+    counts.errors++;
+    counts.errorsByCode.set(error.code, (counts.errorsByCode.get(error.code) ?? 0) + 1);
+    return this.#writer.write(formatRecord(id, { error }));
+  }
+
+  #releaseHeld(): void {
+    while (this.#held.length > 0 && this.#held.peek()!.before <= this.#written) {
+      const { record } = this.#held.shift()!;
+      // A failed write is kept by the writer and thrown by the next awaited call.
+      this.#writeError(record.id, record.error).catch(() => {});
+    }
+    if (this.#wakeReader && this.#held.length < MAX_HELD_ERRORS / 2) {
+      this.#wakeReader();
+      this.#wakeReader = undefined;
+    }
+  }
+
+  #onInterrupt = (): void => {
+    this.#interrupted = true;
+    this.#note(
+      `embatch: interrupted: reading stopped, finishing the calls in flight (at most ${
+        this.#options.graceMs / 1000
+      } s); press Ctrl-C again to exit at once`,
+    );
+    const interruption = new DOMException("Interrupted", "AbortError");
+    this.#stopReading.abort(interruption);
+    this.#graceTimer = setTimeout(() => this.#hardStop.abort(interruption), this.#options.graceMs);
+  };
+
+  #describeFailure(error: unknown): string | undefined {
+    if (this.#fatal !== undefined && error === this.#fatal) return this.#fatal.message;
+    const stop = this.#hardStop.signal;
+    if (stop.aborted && error === stop.reason) return undefined;
+    return redactSecret(describeError(error), this.#secret);
+  }
+
+  /** Flushes and closes the files; a failure to do so is the run's failure if it had none. */
+  async #close(failure: string | undefined): Promise<string | undefined> {
+    try {
+      await this.#writer.close();
+      await this.#output.file?.syncData();
+    } catch (error) {
+      failure ??= `cannot write ${this.#output.name}: ${describeFileError(error)}`;
+    }
+    this.#output.file?.close();
+    this.#progress?.stop();
+    return failure;
+  }
+
+  #report(failure: string | undefined): number {
+    if (failure !== undefined) this.#io.stderr(`embatch: ${failure}`);
+    if (!this.#options.quiet) {
+      this.#io.stderr(
+        summarize(
+          this.#counts,
+          this.#metrics,
+          this.#latency,
+          now() - this.#startedAt,
+          this.#interrupted,
+          failure !== undefined,
+        ),
+      );
+    }
+    if (this.#interrupted) return EXIT.interrupted;
+    if (failure !== undefined) return EXIT.failed;
+    return this.#counts.errors > 0 ? EXIT.partial : EXIT.ok;
+  }
+
+  #newProgress(): ProgressReporter {
+    const io = this.#io;
+    const terminal = io.stderrIsTerminal ?? Deno.stderr.isTerminal();
+    const encoder = new TextEncoder();
+    return new ProgressReporter({
+      stats: () => ({
+        done: this.#counts.embedded + this.#counts.errors,
+        errors: this.#counts.errors,
+        skipped: this.#counts.skipped,
+        bytes: this.#counts.readBytes,
+        totalBytes: this.#input.totalBytes,
+        retries: this.#metrics.summary().retries,
+        rateLimited: this.#metrics.summary().rateLimited,
+      }),
+      write: io.stderrText ?? ((text: string) => void Deno.stderr.writeSync(encoder.encode(text))),
+      terminal,
+      ...(!terminal && { interval: this.#options.progressIntervalMs }),
+    });
+  }
+
+  #note(line: string): void {
+    if (this.#options.quiet) return;
+    if (this.#progress) this.#progress.note(line);
+    else this.#io.stderr(line);
+  }
+
+  #noteBad(message: string): void {
+    this.#badLines++;
+    if (this.#badLines <= NOTED_BAD_LINES) this.#note(`embatch: ${message}`);
+    if (this.#badLines === NOTED_BAD_LINES + 1) {
+      this.#note("embatch: more bad lines follow; they are counted in the summary, not shown");
+    }
+  }
+}

@@ -1,0 +1,490 @@
+/**
+ * Turns a batch of texts into one result per text — its vector or its own
+ * error — within Gemini's limits: texts checked against the per-text token
+ * limit, calls split to 100 texts, requests and tokens per minute held under
+ * quota, transient failures retried, and a rejected batch bisected so that
+ * one bad text does not fail the others.
+ *
+ * @module
+ */
+
+import { now } from "../internal/clock.ts";
+import { AdaptiveLimit } from "./_adaptive_limit.ts";
+import type { BatchReason } from "../batcher.ts";
+import { parseDuration } from "../duration.ts";
+import type { Embedder } from "../embedder.ts";
+import { EmbeddingCountError, EmbeddingError, GeminiApiError } from "../errors.ts";
+import { type CallRecord, EmbeddingMetrics } from "../metrics.ts";
+import { QuotaLimiter } from "./quota_limiter.ts";
+import {
+  backoffDelay,
+  classifyError,
+  type ErrorClass,
+  type RetryOptions,
+  type RetryPolicy,
+  retryPolicy,
+} from "./retry.ts";
+import { estimateTokens, MAX_INPUT_TOKENS, truncateToTokens } from "./tokens.ts";
+import { sleep } from "../internal/sleep.ts";
+
+/**
+ * The outcome for one text: its vector, or why it has none. The absent field
+ * of each variant is typed `undefined`, so `({ embedding }) => …` destructures.
+ */
+export type EmbeddingResult =
+  | {
+    /** The text got its vector. */
+    ok: true;
+    /** The vector. */
+    embedding: number[];
+    /** Whether the text was cut to fit the per-text token limit (`truncate: true`). */
+    truncated: boolean;
+    /** Absent on success. */
+    error?: undefined;
+  }
+  | {
+    /** The text has no vector. */
+    ok: false;
+    /** Why, with the code, HTTP status and attempts. */
+    error: EmbeddingError;
+    /** Absent on failure. */
+    embedding?: undefined;
+    /** Absent on failure. */
+    truncated?: undefined;
+  };
+
+/** The margin added to the quota window, for network delay between us and the server. */
+const QUOTA_MARGIN_MS = 500;
+
+/**
+ * How embedding calls are made: concurrency, quota, retries, limits and
+ * hooks. Shared by {@linkcode ResilientEmbedder}, `runPipeline` and
+ * `EmbeddingBatcher`.
+ */
+export interface ResilienceOptions {
+  /**
+   * The most calls in flight at once. After a 429 it is halved, then grows
+   * back by one per that many successful calls.
+   *
+   * @default {4}
+   */
+  concurrency?: number;
+  /**
+   * The most requests started per minute (free tier: 100); unlimited when unset.
+   *
+   * @default {Infinity}
+   */
+  rpm?: number;
+  /**
+   * The most estimated tokens sent per minute (free tier: 30,000); unlimited when unset.
+   *
+   * @default {Infinity}
+   */
+  tpm?: number;
+  /**
+   * A limiter to share with other embedders that spend the same quota; `rpm`
+   * and `tpm` are then ignored.
+   *
+   * @default {a new limiter from rpm and tpm, over a 60.5 s window}
+   */
+  limiter?: QuotaLimiter;
+  /**
+   * When and how to retry failed calls.
+   *
+   * @default {{}}
+   */
+  retry?: RetryOptions;
+  /**
+   * The most estimated tokens per text (see `estimateTokens`); a longer
+   * text gets a `TOKEN_LIMIT` error result without being sent, or is cut
+   * when `truncate` is set.
+   *
+   * @default {2048}
+   */
+  maxInputTokens?: number;
+  /**
+   * Cut texts over `maxInputTokens` (on a grapheme boundary) instead of failing them.
+   *
+   * @default {false}
+   */
+  truncate?: boolean;
+  /**
+   * The most texts per call; larger batches are split.
+   *
+   * @default {100}
+   */
+  maxTextsPerCall?: number;
+  /**
+   * How long one request may take before it is aborted and retried (as a
+   * `TIMEOUT`): milliseconds or a string like `"30s"`; `Infinity` for never.
+   *
+   * @default {"60s"}
+   */
+  callTimeout?: number | string;
+  /**
+   * Called once per logical call, when it has succeeded or given up.
+   *
+   * @default {undefined}
+   */
+  onCall?: (record: CallRecord) => void;
+  /**
+   * Where to count calls; read it for progress.
+   *
+   * @default {a new EmbeddingMetrics}
+   */
+  metrics?: EmbeddingMetrics;
+}
+
+/** Options for {@linkcode ResilientEmbedder.embedEach}. */
+export interface EmbedEachOptions {
+  /** Cancels every call: the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** The batch index to put in the call records. */
+  batch?: number;
+  /** The batch's emit reason to put in the call records. */
+  reason?: BatchReason;
+}
+
+interface Entry {
+  index: number;
+  text: string;
+  tokens: number;
+}
+
+type CallOutcome =
+  | { ok: true; vectors: number[][]; attempts: number }
+  | { ok: false; error: unknown; class: ErrorClass; attempts: number };
+
+/**
+ * Wraps an {@linkcode Embedder} with everything a production run needs, and
+ * answers with one {@linkcode EmbeddingResult} per text, in order:
+ *
+ * 1. Each text is checked: an empty text fails (`EMPTY_TEXT`); one whose
+ *    `estimateTokens` exceeds `maxInputTokens` fails (`TOKEN_LIMIT`) or is
+ *    truncated. Neither is sent.
+ * 2. The rest are split into calls of at most `maxTextsPerCall` texts and
+ *    `tpm` tokens.
+ * 3. Each request waits for a slot (at most `concurrency` in flight) and for
+ *    the quota limiter, then runs under `callTimeout`.
+ * 4. A transient failure (429, 5xx, timeout, network error, wrong vector
+ *    count) is retried after the server's `RetryInfo` delay or an
+ *    exponential backoff with full jitter. A 429 also pauses every other call
+ *    for that delay and halves the concurrency.
+ * 5. A 400 on a call of several texts is narrowed down: the text the error
+ *    names (`requests[i]`), else each half in turn, so only the bad texts fail.
+ *
+ * It rejects only when the signal aborts.
+ *
+ * @example Usage
+ * ```ts
+ * import { ResilientEmbedder } from "./resilient_embedder.ts";
+ * import type { Embedder } from "../embedder.ts";
+ * import assert from "node:assert/strict";
+ *
+ * let calls = 0;
+ * const flaky: Embedder = {
+ *   embed(texts) {
+ *     if (++calls === 1) return Promise.reject(new TypeError("connection reset"));
+ *     return Promise.resolve(texts.map((t) => [t.length]));
+ *   },
+ * };
+ * const embedder = new ResilientEmbedder(flaky, { retry: { initialDelay: 1 } });
+ * const results = await embedder.embedEach(["a", "bb", ""]);
+ * assert.deepEqual(results[0], { ok: true, embedding: [1], truncated: false });
+ * assert.deepEqual(results[1], { ok: true, embedding: [2], truncated: false });
+ * assert.equal(results[2]?.error?.code, "EMPTY_TEXT");
+ * assert.equal(embedder.metrics.summary().retries, 1);
+ * ```
+ */
+export class ResilientEmbedder {
+  readonly #embedder: Embedder;
+  readonly #slots: AdaptiveLimit;
+  readonly #limiter: QuotaLimiter;
+  readonly #policy: RetryPolicy;
+  readonly #maxInputTokens: number;
+  readonly #truncate: boolean;
+  readonly #maxTexts: number;
+  readonly #callTimeout: number;
+  readonly #onCall: ((record: CallRecord) => void) | undefined;
+  readonly #metrics: EmbeddingMetrics;
+
+  /**
+   * Creates the wrapper.
+   *
+   * @param embedder What makes the calls, such as a `GeminiEmbedder`.
+   * @param options Concurrency, quota, retries, limits and hooks.
+   * @throws {RangeError} If an option is out of range.
+   */
+  constructor(embedder: Embedder, options: ResilienceOptions = {}) {
+    const {
+      concurrency = 4,
+      maxInputTokens = MAX_INPUT_TOKENS,
+      maxTextsPerCall = 100,
+      callTimeout = "60s",
+    } = options;
+    const positive = (name: string, value: number) => {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(
+          `Cannot create embedder: ${name} must be a positive integer, received ${value}`,
+        );
+      }
+    };
+    positive("concurrency", concurrency);
+    positive("maxInputTokens", maxInputTokens);
+    positive("maxTextsPerCall", maxTextsPerCall);
+    try {
+      this.#callTimeout = parseDuration(callTimeout, "callTimeout");
+    } catch (error) {
+      throw new RangeError(`Cannot create embedder: ${(error as Error).message}`);
+    }
+    if (this.#callTimeout === 0) {
+      throw new RangeError("Cannot create embedder: callTimeout must be positive, received 0");
+    }
+    this.#embedder = embedder;
+    this.#slots = new AdaptiveLimit(concurrency);
+    this.#limiter = options.limiter ??
+      new QuotaLimiter({
+        rpm: options.rpm ?? Infinity,
+        tpm: options.tpm ?? Infinity,
+        window: 60_000 + QUOTA_MARGIN_MS,
+      });
+    this.#policy = retryPolicy(options.retry);
+    this.#maxInputTokens = maxInputTokens;
+    this.#truncate = options.truncate ?? false;
+    this.#maxTexts = maxTextsPerCall;
+    this.#onCall = options.onCall;
+    this.#metrics = options.metrics ?? new EmbeddingMetrics();
+  }
+
+  /** The metrics this embedder records its calls in. */
+  get metrics(): EmbeddingMetrics {
+    return this.#metrics;
+  }
+
+  /** The quota limiter its calls wait on. */
+  get limiter(): QuotaLimiter {
+    return this.#limiter;
+  }
+
+  /** The current concurrency limit (lowered after 429s, then recovering). */
+  get concurrency(): number {
+    return this.#slots.limit;
+  }
+
+  /**
+   * Embeds `texts`, answering with one result per text, in order.
+   *
+   * @param texts The texts; any number (they are split into calls).
+   * @param options Cancellation and the batch to name in call records.
+   * @returns One result per text.
+   * @throws {unknown} `signal.reason` when the signal aborts.
+   */
+  async embedEach(
+    texts: readonly string[],
+    options: EmbedEachOptions = {},
+  ): Promise<EmbeddingResult[]> {
+    options.signal?.throwIfAborted();
+    const results = new Array<EmbeddingResult>(texts.length);
+    const truncated = new Set<number>();
+    const entries: Entry[] = [];
+    texts.forEach((original, index) => {
+      let text = original;
+      if (typeof text !== "string" || text === "") {
+        results[index] = failure("EMPTY_TEXT", "Cannot embed text: the text is empty", 0);
+        return;
+      }
+      let tokens = estimateTokens(text);
+      if (tokens > this.#maxInputTokens) {
+        if (!this.#truncate) {
+          results[index] = failure(
+            "TOKEN_LIMIT",
+            `Cannot embed text: estimated at ${tokens} tokens, over the limit of ${this.#maxInputTokens} (set truncate to cut it)`,
+            0,
+          );
+          return;
+        }
+        text = truncateToTokens(text, this.#maxInputTokens);
+        tokens = estimateTokens(text);
+        truncated.add(index);
+      }
+      entries.push({ index, text, tokens });
+    });
+
+    const tokenCap = this.#limiter.tpm;
+    const chunks: Entry[][] = [];
+    let chunk: Entry[] = [];
+    let chunkTokens = 0;
+    for (const entry of entries) {
+      if (
+        chunk.length === this.#maxTexts ||
+        (chunk.length > 0 && chunkTokens + entry.tokens > tokenCap)
+      ) {
+        chunks.push(chunk);
+        chunk = [];
+        chunkTokens = 0;
+      }
+      chunk.push(entry);
+      chunkTokens += entry.tokens;
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+
+    const settle = (entry: Entry, vector: number[]) => {
+      results[entry.index] = { ok: true, embedding: vector, truncated: truncated.has(entry.index) };
+    };
+    await Promise.all(chunks.map((c) => this.#send(c, 0, options, settle, results)));
+    return results;
+  }
+
+  /** Sends `entries` in one call (with retries), narrowing down a 400. */
+  async #send(
+    entries: Entry[],
+    priorAttempts: number,
+    options: EmbedEachOptions,
+    settle: (entry: Entry, vector: number[]) => void,
+    results: EmbeddingResult[],
+  ): Promise<void> {
+    const outcome = await this.#call(entries, options);
+    const attempts = priorAttempts + outcome.attempts;
+    if (outcome.ok) {
+      entries.forEach((entry, i) => settle(entry, outcome.vectors[i]!));
+      return;
+    }
+    if (entries.length > 1 && isolatable(outcome.error)) {
+      const named = namedRequest(outcome.class.message, entries.length);
+      if (named !== undefined) {
+        results[entries[named]!.index] = failureOf(outcome, attempts);
+        const rest = entries.filter((_, i) => i !== named);
+        return this.#send(rest, attempts, options, settle, results);
+      }
+      const middle = entries.length >>> 1;
+      await Promise.all([
+        this.#send(entries.slice(0, middle), attempts, options, settle, results),
+        this.#send(entries.slice(middle), attempts, options, settle, results),
+      ]);
+      return;
+    }
+    for (const entry of entries) results[entry.index] = failureOf(outcome, attempts);
+  }
+
+  /** One logical call: attempts until success, a permanent error, or the retry budget is spent. */
+  async #call(entries: Entry[], options: EmbedEachOptions): Promise<CallOutcome> {
+    const { signal } = options;
+    const texts = entries.map((e) => e.text);
+    const tokens = entries.reduce((sum, e) => sum + e.tokens, 0);
+    const startedAt = now();
+    const failures: string[] = [];
+    const finish = <O extends CallOutcome>(outcome: O, httpStatus?: number): O => {
+      const record: CallRecord = {
+        ...(options.batch !== undefined && { batch: options.batch }),
+        ...(options.reason !== undefined && { reason: options.reason }),
+        texts: texts.length,
+        tokens,
+        attempts: outcome.attempts,
+        failures,
+        status: outcome.ok ? "ok" : outcome.class.code,
+        ...(httpStatus !== undefined && { httpStatus }),
+        startedAt,
+        latencyMs: now() - startedAt,
+      };
+      this.#metrics.recordCall(record);
+      this.#onCall?.(record);
+      return outcome;
+    };
+    for (let attempts = 1;; attempts++) {
+      let result: { vectors: number[][] } | { error: unknown };
+      await this.#slots.acquire(signal);
+      try {
+        await this.#limiter.acquire(tokens, signal ? { signal } : undefined);
+        result = { vectors: await this.#attempt(texts, signal) };
+      } catch (error) {
+        result = { error };
+      } finally {
+        this.#slots.release();
+      }
+      if (signal?.aborted) throw signal.reason;
+      if ("vectors" in result) {
+        this.#slots.increase();
+        return finish({ ok: true, vectors: result.vectors, attempts });
+      }
+      const errorClass = classifyError(result.error);
+      failures.push(errorClass.code);
+      const delay = errorClass.retryAfter ?? backoffDelay(attempts, this.#policy);
+      if (errorClass.rateLimited) {
+        this.#slots.decrease();
+        this.#limiter.pause(delay);
+      }
+      if (
+        !errorClass.retryable || attempts >= this.#policy.maxAttempts ||
+        now() + delay - startedAt > this.#policy.maxRetryTime
+      ) {
+        return finish(
+          { ok: false, error: result.error, class: errorClass, attempts },
+          errorClass.status,
+        );
+      }
+      await sleep(delay, signal);
+    }
+  }
+
+  /** One request under `callTimeout`, abandoned (not awaited) as soon as it is aborted. */
+  async #attempt(texts: string[], signal: AbortSignal | undefined): Promise<number[][]> {
+    const call = new AbortController();
+    const onAbort = () => call.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timeout = this.#callTimeout;
+    const timer = timeout === Infinity ? undefined : setTimeout(() => {
+      call.abort(new DOMException(`Call timed out after ${timeout} ms`, "TimeoutError"));
+    }, timeout);
+    try {
+      const request = this.#embedder.embed(texts, { signal: call.signal });
+      // An embedder that ignores its signal must not hold the run: race it.
+      const vectors = await new Promise<number[][]>((resolve, reject) => {
+        call.signal.addEventListener("abort", () => reject(call.signal.reason), { once: true });
+        request.then(resolve, reject);
+      });
+      if (!Array.isArray(vectors) || vectors.length !== texts.length) {
+        throw new EmbeddingCountError(texts.length, Array.isArray(vectors) ? vectors.length : 0);
+      }
+      return vectors;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (!call.signal.aborted) call.abort(); // drop the race's listener
+    }
+  }
+}
+
+/** Whether a failed call of several texts may be blamed on some of them: a 400 not about the key. */
+function isolatable(error: unknown): boolean {
+  if (!(error instanceof GeminiApiError) || error.status !== 400) return false;
+  return !error.details.some((detail) =>
+    typeof detail === "object" && detail !== null &&
+    (detail as Record<string, unknown>).reason === "API_KEY_INVALID"
+  ) && !/API key/i.test(error.message);
+}
+
+/** The request index a 400 message names (`requests[3]`), if exactly one valid index is named. */
+function namedRequest(message: string, count: number): number | undefined {
+  const named = new Set([...message.matchAll(/requests\[(\d+)\]/g)].map((m) => Number(m[1])));
+  if (named.size !== 1) return undefined;
+  const [index] = named;
+  return index! < count ? index : undefined;
+}
+
+function failure(code: string, message: string, attempts: number): EmbeddingResult {
+  return { ok: false, error: new EmbeddingError({ code, message, attempts }) };
+}
+
+function failureOf(
+  outcome: { error: unknown; class: ErrorClass },
+  attempts: number,
+): EmbeddingResult {
+  const { code, message, status } = outcome.class;
+  return {
+    ok: false,
+    error: new EmbeddingError(
+      { code, message, attempts, ...(status !== undefined && { status }) },
+      { cause: outcome.error },
+    ),
+  };
+}
