@@ -17,6 +17,7 @@ import {
   type MainIO,
   parseCliArgs,
   processIO,
+  runBatchCorpus,
   runCorpus,
   runDemo,
   USAGE,
@@ -57,7 +58,9 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
-  if (options.input !== undefined) return await runCorpus(options, io);
+  if (options.input !== undefined) {
+    return await (options.batchApi ? runBatchCorpus(options, io) : runCorpus(options, io));
+  }
   return await runDemo(options, io);
 }
 

@@ -164,6 +164,15 @@ export interface EmbedWithBatchApiOptions {
    */
   beforeCommit?: () => Promise<void>;
   /**
+   * Tells whether an input's result is already in your output. Such inputs
+   * are not submitted, and on resume an input the journal counts as written
+   * for which it returns `false` (say, its error record was dropped to retry
+   * it) is submitted again. Unset: only the journal decides.
+   *
+   * @default {undefined}
+   */
+  written?: (input: BatchInput) => boolean;
+  /**
    * Numbers in [0, 1) for the polling jitter.
    *
    * @default {Math.random}
@@ -442,8 +451,12 @@ class BatchRun {
         job.slots.set(String(ordinal), { ...input, member: members.get(ordinal)! });
         job.tokens += estimateTokens(input.text);
       }
+      if (job !== undefined || this.#options.written?.(input)) continue;
       const retry = state.retry.get(ordinal);
       if (retry !== undefined) this.#retry.push({ ...input, member: retry });
+      else if (this.#options.written !== undefined) {
+        this.#retry.push({ ...input, member: { ordinal, lineAttempts: 0, jobAttempts: 0 } });
+      }
     }
     for (const job of this.#open.values()) {
       if (hashIds(job.slots) !== job.idsHash) {
@@ -509,6 +522,7 @@ class BatchRun {
       if (slot === undefined) {
         const input = await this.#read();
         if (input === undefined) break;
+        if (this.#options.written?.(input)) continue;
         slot = {
           ...input,
           member: { ordinal: this.#nextOrdinal - 1, lineAttempts: 0, jobAttempts: 0 },
@@ -722,6 +736,7 @@ class BatchRun {
     error: { code: string; message: string; status?: number },
     retry: Slot[],
   ): BatchResult | undefined {
+    if (this.#options.written?.(slot)) return undefined; // already in the caller's output
     slot.member.lineAttempts++;
     const attempts = slot.member.lineAttempts + slot.member.jobAttempts;
     if (
@@ -745,6 +760,7 @@ class BatchRun {
     this.#progress.jobsLost++;
     const retry: Slot[] = [];
     for (const slot of job.slots.values()) {
+      if (this.#options.written?.(slot)) continue; // already in the caller's output
       slot.member.jobAttempts++;
       if (slot.member.jobAttempts >= this.#settings.maxJobAttempts) {
         this.#progress.errors++;
