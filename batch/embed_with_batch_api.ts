@@ -596,7 +596,7 @@ class BatchRun {
   }
 
   /** Uploads (if needed) and creates a job; `false` when the create was refused with 429. */
-  async #submit(job: LiveJob): Promise<boolean> {
+  async #submit(job: LiveJob, reuploaded = false): Promise<boolean> {
     if (job.file === undefined) {
       const lines: string[] = [];
       const request = {
@@ -623,6 +623,14 @@ class BatchRun {
         if (error instanceof GeminiApiError && error.status === 429) {
           this.#progress.createsRefused++;
           return false;
+        }
+        if (
+          error instanceof GeminiApiError && (error.status === 403 || error.status === 404) &&
+          !reuploaded
+        ) {
+          // The input file may be gone (files expire after 48 hours): upload it once more.
+          delete job.file;
+          return await this.#submit(job, true);
         }
         if (!isTransient(error) || attempt >= 4) throw error;
         // The create may have reached the server: look before creating again.

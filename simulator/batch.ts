@@ -185,6 +185,9 @@ interface Job {
   cancelledAt: number | undefined;
   /** Set when the job's end has been counted. */
   counted: boolean;
+  /** Request counts, fixed when the job ends. */
+  total: number;
+  failed: number;
 }
 
 const VERSION = "(v1|v1beta|v1alpha)";
@@ -337,11 +340,14 @@ export class BatchSimulator {
           return this.#download(id);
         case "GET file":
           return json(this.#fileResource(this.#file(id), version));
-        case "DELETE file":
-          this.#file(id);
+        case "DELETE file": {
+          const file = this.#file(id);
           this.#files.delete(id);
           this.#stats.filesDeleted++;
+          // A deleted result file is never read again: free its job's requests.
+          if (file.job !== undefined) file.job.lines = [];
           return json({});
+        }
         case "GET files":
           return this.#listFiles(url, version);
         case "POST create":
@@ -598,6 +604,8 @@ export class BatchSimulator {
       fault: this.#fail.has(ordinal) ? "fail" : this.#expire.has(ordinal) ? "expire" : undefined,
       cancelledAt: undefined,
       counted: false,
+      total: lines.length,
+      failed: 0,
     };
     this.#jobs.set(job.id, job);
     this.#stats.tokens += tokens;
@@ -651,9 +659,10 @@ export class BatchSimulator {
       return state;
     }
     for (const line of job.lines) {
-      if (this.#lineFails(job, line)) this.#stats.errorLines++;
-      else this.#stats.linesEmbedded++;
+      if (this.#lineFails(job, line)) job.failed++;
     }
+    this.#stats.errorLines += job.failed;
+    this.#stats.linesEmbedded += job.total - job.failed;
     if (!job.inline) {
       this.#files.set(`batch-${job.id}`, {
         id: `batch-${job.id}`,
@@ -768,14 +777,14 @@ export class BatchSimulator {
   }
 
   #batchStats(job: Job, state: JobState): Record<string, string> {
-    const total = job.lines.length;
+    const total = job.total;
     if (state === "PENDING" || state === "RUNNING") {
       return { requestCount: String(total), pendingRequestCount: String(total) };
     }
     if (state !== "SUCCEEDED") {
       return { requestCount: String(total), failedRequestCount: String(total) };
     }
-    const failed = job.lines.filter((line) => this.#lineFails(job, line)).length;
+    const failed = job.failed;
     return {
       requestCount: String(total),
       successfulRequestCount: String(total - failed),
