@@ -103,6 +103,20 @@ export interface CliOptions {
   cacheMaxSize: number | undefined;
   /** With `resume` and `cache`: embed again the ids whose text changed since their record. */
   refreshChanged: boolean;
+  /** Embed through Gemini's Batch API (jobs) instead of the online endpoint. */
+  batchApi: boolean;
+  /** Estimated input tokens per Batch API job, when set. */
+  jobMaxTokens: number | undefined;
+  /** The most estimated tokens in this run's unfinished jobs, when set. */
+  maxEnqueuedTokens: number | undefined;
+  /** Milliseconds between polls of each job, when set (30 s; 1 s with --simulate). */
+  pollIntervalMs: number | undefined;
+  /** Milliseconds a job may stay unfinished before it is cancelled and resubmitted. */
+  jobDeadlineMs: number;
+  /** Cancel this output's unfinished Batch API jobs, then exit. */
+  cancelJobs: boolean;
+  /** The interactive price in US dollars per million tokens for the cost estimate, when set. */
+  price: number | undefined;
 }
 
 /** The usage text printed by `--help` and after a usage error. */
@@ -145,6 +159,25 @@ Corpus runs:
                         vectors, e.g. 500MB, 2GiB            (default no bound)
   --refresh-changed     with --resume and --cache: embed again the ids whose
                         text changed since their record was written
+
+Batch API runs (--batch-api; half the price, results within 24 h, paid tier only):
+  --batch-api           embed through Gemini's Batch API: texts are packed into
+                        jobs, uploaded, polled and collected; needs --output FILE,
+                        keeps a journal beside it (FILE.batch-journal.jsonl)
+  --job-max-tokens N    estimated input tokens per job            (default 100000)
+  --max-enqueued-tokens N
+                        most tokens in this run's unfinished jobs; the next job
+                        is created as earlier ones finish (tier 1: 500000)
+                                                                 (default 500000)
+  --poll-interval DURATION
+                        between polls of each job, with ±20% jitter
+                                              (default 30s; 1s with --simulate)
+  --job-deadline DURATION
+                        cancel and resubmit a job unfinished this long (default 24h)
+  --cancel-jobs         cancel this output's unfinished jobs, then exit
+  --price USD           interactive price per million tokens for the cost
+                        estimate; batch is half  (default: the dated table)
+  Ctrl-C detaches: jobs keep running at Google; --resume reattaches to them.
 
 Demo runs:
   --inputs N            number of demo inputs input-0 … input-N-1   (default 100)
@@ -346,6 +379,63 @@ export function parseCliArgs(args: string[]): CliOptions {
     graceMs: duration("grace", values.grace, 5000),
     progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
     ...cacheSettings(values, { resume, input }),
+    ...batchSettings(values, output),
+  };
+}
+
+/** The Batch API flags, checked against each other and against the online-only flags. */
+function batchSettings(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  output: string,
+): Pick<
+  CliOptions,
+  | "batchApi"
+  | "jobMaxTokens"
+  | "maxEnqueuedTokens"
+  | "pollIntervalMs"
+  | "jobDeadlineMs"
+  | "cancelJobs"
+  | "price"
+> {
+  const batchApi = values["batch-api"] === true;
+  const given = (flags: readonly string[]) => flags.filter((flag) => values[flag] !== undefined);
+  if (!batchApi) {
+    const batchOnly = given(BATCH_FLAGS);
+    if (batchOnly.length > 0) {
+      throw new UsageError(`--${batchOnly[0]} needs --batch-api: it applies to Batch API runs`);
+    }
+  } else {
+    const onlineOnly = given(ONLINE_FLAGS);
+    if (onlineOnly.length > 0) {
+      throw new UsageError(
+        `--${
+          onlineOnly[0]
+        } does not apply with --batch-api: Batch API jobs have no per-call batches or per-minute limits`,
+      );
+    }
+    if (output === "-") {
+      throw new UsageError(
+        "--batch-api needs --output FILE: its journal of jobs is kept beside the output",
+      );
+    }
+  }
+  const text = (flag: string) => values[flag] as string | undefined;
+  const price = text("price");
+  if (price !== undefined && !(Number(price) >= 0 && price.trim() !== "")) {
+    throw new UsageError(`Invalid --price: expected US dollars like 0.15, received "${price}"`);
+  }
+  const optional = (flag: string) =>
+    text(flag) === undefined ? undefined : integer(flag, text(flag), 0, 1, Number.MAX_SAFE_INTEGER);
+  return {
+    batchApi,
+    jobMaxTokens: optional("job-max-tokens"),
+    maxEnqueuedTokens: optional("max-enqueued-tokens"),
+    pollIntervalMs: text("poll-interval") === undefined
+      ? undefined
+      : positiveDuration("poll-interval", text("poll-interval"), 30_000),
+    jobDeadlineMs: positiveDuration("job-deadline", text("job-deadline"), 86_400_000),
+    cancelJobs: values["cancel-jobs"] === true,
+    price: price === undefined ? undefined : Number(price),
   };
 }
 
@@ -433,7 +523,35 @@ const FLAGS = {
   cache: { type: "string" },
   "cache-max-size": { type: "string" },
   "refresh-changed": { type: "boolean" },
+  "batch-api": { type: "boolean" },
+  "job-max-tokens": { type: "string" },
+  "max-enqueued-tokens": { type: "string" },
+  "poll-interval": { type: "string" },
+  "job-deadline": { type: "string" },
+  "cancel-jobs": { type: "boolean" },
+  price: { type: "string" },
 } as const;
+
+/** Flags that only a Batch API run reads. */
+const BATCH_FLAGS = [
+  "job-max-tokens",
+  "max-enqueued-tokens",
+  "poll-interval",
+  "job-deadline",
+  "cancel-jobs",
+  "price",
+] as const;
+/** Flags of online runs that mean nothing to Batch API jobs. */
+const ONLINE_FLAGS = [
+  "batch-size",
+  "timeout",
+  "adaptive",
+  "concurrency",
+  "rpm",
+  "tpm",
+  "max-attempts",
+  "grace",
+] as const;
 
 /** Flags that only the demo reads. */
 const DEMO_FLAGS = ["inputs", "max-delay", "seed"] as const;
@@ -453,6 +571,8 @@ const CORPUS_FLAGS = [
   "cache",
   "cache-max-size",
   "refresh-changed",
+  "batch-api",
+  ...BATCH_FLAGS,
 ] as const;
 
 const TASK_TYPES: readonly GeminiTaskType[] = GEMINI_TASK_TYPES;
