@@ -132,7 +132,7 @@ export interface EmbedWithBatchApiOptions {
    * Jobs an input may be in whose result line for it is an error, before it
    * becomes an error result. Errors `400`, `403` and `404` are not retried.
    *
-   * @default {3}
+   * @default {5}
    */
   maxLineAttempts?: number;
   /**
@@ -270,7 +270,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
     maxEnqueuedTokens: options.maxEnqueuedTokens ?? 500_000,
     pollInterval: options.pollInterval ?? 30_000,
     jobDeadline: options.jobDeadline ?? 86_400_000,
-    maxLineAttempts: options.maxLineAttempts ?? 3,
+    maxLineAttempts: options.maxLineAttempts ?? 5,
     maxJobAttempts: options.maxJobAttempts ?? 3,
     random: options.random ?? Math.random,
   };
@@ -486,6 +486,17 @@ class BatchRun {
    * the create may have reached the server just before the process died.
    */
   async #reattach(): Promise<void> {
+    // An upload that finished before the kill but was not recorded: use it, not a second one.
+    const unuploaded = [...this.#open.values()].filter((job) => job.file === undefined);
+    if (unuploaded.length > 0) {
+      const files = await this.#client.findFiles(`embatch-${this.#runId}-`);
+      for (const job of unuploaded) {
+        const file = files.get(job.displayName);
+        if (file === undefined) continue;
+        job.file = file;
+        await this.#journal?.append({ t: "file", seq: job.seq, file });
+      }
+    }
     const unsure = [...this.#open.values()].filter((job) =>
       job.name === undefined && job.file !== undefined
     );
