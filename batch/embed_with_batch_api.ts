@@ -10,9 +10,14 @@ import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
-import { type JobMember, Journal, type JournaledJob, packMembers } from "./journal.ts";
+import {
+  BatchJournalError,
+  type JobMember,
+  Journal,
+  type JournaledJob,
+  packMembers,
+} from "./journal.ts";
 import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./job_lines.ts";
-import { BatchJournalError } from "./journal.ts";
 
 /** One text to embed. */
 export interface BatchInput {
@@ -827,9 +832,6 @@ class BatchRun {
       progress.requests.succeeded += stats.succeeded;
       progress.requests.failed += stats.failed;
       progress.requests.pending += stats.pending;
-    }
-    if (this.#waiting !== undefined && !this.#open.has(this.#waiting.seq)) {
-      progress.jobs.PLANNED = (progress.jobs.PLANNED ?? 0) + 1;
     }
     progress.elapsedMs = now() - this.#startedAt;
     this.#options.onProgress?.({
