@@ -9,6 +9,9 @@
  * With `--input FILE` (or `-` for stdin) it embeds a corpus into `--output`,
  * one JSON record per input (`cli/corpus.ts`). `--help` lists every flag.
  *
+ * `main.ts serve` runs the batching embedding server (`cli/serve.ts`):
+ * Gemini REST and OpenAI-compatible endpoints in front of one shared quota.
+ *
  * @module
  */
 
@@ -20,6 +23,7 @@ import {
   runBatchCorpus,
   runCorpus,
   runDemo,
+  runServe,
   USAGE,
   UsageError,
 } from "./cli/mod.ts";
@@ -46,6 +50,7 @@ export { EXIT, type MainIO, processIO, type WritableSink } from "./cli/mod.ts";
  * ```
  */
 export async function main(args: string[], io: MainIO = processIO): Promise<number> {
+  if (args[0] === "serve") return await runServe(args.slice(1), io);
   let options;
   try {
     options = parseCliArgs(args);

@@ -97,6 +97,12 @@ export interface CliOptions {
   graceMs: number;
   /** How often a progress line is printed when stderr is not a terminal, in milliseconds. */
   progressIntervalMs: number;
+  /** The embedding cache file as given (`default` for the user's cache directory), when set. */
+  cache: string | undefined;
+  /** The most bytes the cache's entries may take, when set. */
+  cacheMaxSize: number | undefined;
+  /** With `resume` and `cache`: embed again the ids whose text changed since their record. */
+  refreshChanged: boolean;
   /** Embed through Gemini's Batch API (jobs) instead of the online endpoint. */
   batchApi: boolean;
   /** Estimated input tokens per Batch API job, when set. */
@@ -115,6 +121,7 @@ export interface CliOptions {
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
+       deno run --allow-net --allow-env --allow-read main.ts serve [options]  (serve --help)
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
 
 Batches texts into calls to the Gemini Embedding API. With --input it embeds
@@ -138,8 +145,6 @@ Corpus runs:
                         CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
                         FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
-  --rpm N               most API calls per minute (free tier: 100; default no limit)
-  --tpm N               most tokens per minute, estimated (free tier: 30000)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
@@ -147,6 +152,13 @@ Corpus runs:
                         progress line period when stderr is not a terminal
                                                                   (default 10s)
   --quiet               no progress and no summary on stderr
+  --cache PATH          keep vectors in an SQLite file and embed only texts it
+                        does not hold; "default" is $XDG_CACHE_HOME/embatch/
+                        cache.sqlite (~/.cache/embatch/cache.sqlite)
+  --cache-max-size SIZE bound the cache, evicting the least recently used
+                        vectors, e.g. 500MB, 2GiB            (default no bound)
+  --refresh-changed     with --resume and --cache: embed again the ids whose
+                        text changed since their record was written
 
 Batch API runs (--batch-api; half the price, results within 24 h, paid tier only):
   --batch-api           embed through Gemini's Batch API: texts are packed into
@@ -178,6 +190,9 @@ Both:
                         e.g. 250ms, 1s, 1.5s, or "inf" for size-only batches
   --adaptive            size batches to the arrival rate and call latency;
                         --batch-size and --timeout become the upper bounds
+  --rpm N               most API calls per minute (free tier: 100; default no
+                        limit); --adaptive plans its batches within it
+  --tpm N               most tokens per minute, estimated (free tier: 30000)
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
   --model NAME          embedding model                  (default gemini-embedding-001)
@@ -363,6 +378,7 @@ export function parseCliArgs(args: string[]): CliOptions {
     quiet: values.quiet ?? false,
     graceMs: duration("grace", values.grace, 5000),
     progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
+    ...cacheSettings(values, { resume, input }),
     ...batchSettings(values, output),
   };
 }
@@ -423,6 +439,60 @@ function batchSettings(
   };
 }
 
+function cacheSettings(
+  values: { cache?: string; "cache-max-size"?: string; "refresh-changed"?: boolean },
+  run: { resume: boolean; input: string | undefined },
+): Pick<CliOptions, "cache" | "cacheMaxSize" | "refreshChanged"> {
+  const cache = values.cache;
+  if (cache === "") {
+    throw new UsageError(`Invalid --cache: expected a file path or default, received ""`);
+  }
+  const maxSize = values["cache-max-size"];
+  if (maxSize !== undefined && cache === undefined) {
+    throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
+  }
+  const refreshChanged = values["refresh-changed"] ?? false;
+  if (refreshChanged && (!run.resume || cache === undefined)) {
+    throw new UsageError(
+      "--refresh-changed needs --resume and --cache: it re-embeds changed texts of a resumed output",
+    );
+  }
+  if (refreshChanged && run.input === "-") {
+    throw new UsageError("--refresh-changed needs --input FILE: it reads the input twice");
+  }
+  return {
+    cache,
+    cacheMaxSize: maxSize === undefined ? undefined : byteSize("cache-max-size", maxSize),
+    refreshChanged,
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** Parses a size such as `500MB`, `1.5GiB` or `1000000` (bytes). */
+function byteSize(flag: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match && BYTE_UNITS[match[2]!.toLowerCase()];
+  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
+    throw new UsageError(
+      `Invalid --${flag}: expected a size like 500MB or 2GiB, received "${value}"`,
+    );
+  }
+  return bytes;
+}
+
 const FLAGS = {
   help: { type: "boolean", short: "h" },
   "batch-size": { type: "string" },
@@ -450,6 +520,9 @@ const FLAGS = {
   quiet: { type: "boolean" },
   grace: { type: "string" },
   "progress-interval": { type: "string" },
+  cache: { type: "string" },
+  "cache-max-size": { type: "string" },
+  "refresh-changed": { type: "boolean" },
   "batch-api": { type: "boolean" },
   "job-max-tokens": { type: "string" },
   "max-enqueued-tokens": { type: "string" },
@@ -489,14 +562,15 @@ const CORPUS_FLAGS = [
   "text-field",
   "task-type",
   "concurrency",
-  "rpm",
-  "tpm",
   "max-attempts",
   "resume",
   "overwrite",
   "quiet",
   "grace",
   "progress-interval",
+  "cache",
+  "cache-max-size",
+  "refresh-changed",
   "batch-api",
   ...BATCH_FLAGS,
 ] as const;

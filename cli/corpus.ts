@@ -11,9 +11,13 @@
  * @module
  */
 
+import { runCachedPipeline } from "../cache/cached_pipeline.ts";
+import { keyToHex } from "../cache/key.ts";
+import type { BatchReason } from "../batcher.ts";
+import type { CacheStats, EmbeddingCache } from "../cache/embedding_cache.ts";
 import type { Embedder } from "../embedder.ts";
 import { redactSecret } from "../errors.ts";
-import type { EmbeddedItem } from "../pipeline.ts";
+import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
@@ -37,6 +41,7 @@ import {
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
+import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
 /** Bad lines reported one by one on stderr before the rest are only counted. */
 const NOTED_BAD_LINES = 10;
@@ -47,6 +52,15 @@ const MAX_HELD_ERRORS = 10_000;
 interface Pending extends InputText {
   readAt: number;
 }
+
+/** A result as the pipeline (with or without the cache) hands it to the writer. */
+type Outcome = EmbeddingResult & {
+  item: Pending;
+  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
+  key?: Uint8Array;
+  cached?: boolean;
+  shared?: boolean;
+};
 
 /**
  * Runs the corpus embedding described by `options` and resolves with the exit
@@ -88,8 +102,15 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     return EXIT.usage;
   }
   const secret = options.simulate ? undefined : apiKey;
+  // The cache first: a file that is not a cache stops the run before the output is touched.
+  const cache = options.cache === undefined ? undefined : await openCache(options, io);
+  if (typeof cache === "string") {
+    io.stderr(cache);
+    return EXIT.usage;
+  }
   const files = await openFiles(options, io);
   if (typeof files === "string") {
+    cache?.close();
     io.stderr(files);
     return EXIT.usage;
   }
@@ -99,6 +120,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     embedder = buildEmbedder(options, simulator ? undefined : apiKey, simulator?.url);
   } catch (error) {
     await simulator?.close();
+    cache?.close();
     files.output.file?.close();
     files.input.file?.close();
     io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
@@ -107,7 +129,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
   const where = simulator
     ? `the local simulator at ${simulator.url} (--simulate)`
     : `${options.model} at ${options.baseUrl ?? "the Gemini API"}`;
-  const run = new CorpusRun(options, io, files.input, files.output, secret);
+  const run = new CorpusRun(options, io, files.input, files.output, secret, cache);
   try {
     return await run.run(embedder, where);
   } finally {
@@ -176,6 +198,9 @@ class CorpusRun {
   #fatal: Error | undefined;
   #interrupted = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #cache: EmbeddingCache | undefined;
+  readonly #cacheCounts: CacheCounts = { hits: 0, misses: 0, shared: 0, savedTokens: 0 };
+  #cacheStats: CacheStats | undefined;
 
   constructor(
     options: CliOptions,
@@ -183,7 +208,9 @@ class CorpusRun {
     input: CorpusInput,
     output: CorpusOutput,
     secret: string | undefined,
+    cache: EmbeddingCache | undefined,
   ) {
+    this.#cache = cache;
     this.#options = options;
     this.#io = io;
     this.#input = input;
@@ -224,7 +251,7 @@ class CorpusRun {
 
   async #embed(embedder: Embedder): Promise<void> {
     const options = this.#options;
-    await runPipeline<Pending>({
+    const pipeline = {
       inputs: this.#inputs(),
       embedder,
       batchSize: options.batchSize,
@@ -234,12 +261,22 @@ class CorpusRun {
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
       timeout: options.timeoutMs,
-      strategy: options.adaptive ? "adaptive" : "fixed",
-      text: (item) => item.text,
+      strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
+      text: (item: Pending) => item.text,
       signal: this.#hardStop.signal,
-      onBatch: (batch) => void this.#counts.batches[batch.reason]++,
-      write: (out) => this.#write(out),
-    });
+      onBatch: (batch: { reason: BatchReason }) => void this.#counts.batches[batch.reason]++,
+      write: (out: Outcome) => this.#write(out),
+    };
+    if (this.#cache === undefined) {
+      await runPipeline<Pending>(pipeline);
+    } else {
+      // Hits are answered before the batcher and never take a batch slot.
+      await runCachedPipeline<Pending>({
+        ...pipeline,
+        cache: this.#cache,
+        context: keyContext(options),
+      });
+    }
     this.#releaseHeld(); // error records after the last embedded input
   }
 
@@ -301,14 +338,18 @@ class CorpusRun {
   }
 
   /** The pipeline's writer: one record per input, in input order. */
-  #write(out: EmbeddedItem<Pending>): Promise<void> | undefined {
+  #write(out: Outcome): Promise<void> | undefined {
     if (this.#fatal !== undefined) return;
     const { item } = out;
     let pending: Promise<void>;
+    if (out.key !== undefined) this.#countCacheUse(out);
     if (out.ok) {
-      pending = this.#writer.write(formatRecord(item.id, { embedding: out.embedding }));
+      pending = this.#writer.write(formatRecord(item.id, {
+        embedding: out.embedding,
+        ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
+      }));
       this.#counts.embedded++;
-      this.#counts.tokens += estimateTokens(item.text);
+      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
@@ -332,6 +373,14 @@ class CorpusRun {
       this.#stopReading.abort(error);
       throw error;
     });
+  }
+
+  #countCacheUse(out: Outcome): void {
+    const counts = this.#cacheCounts;
+    if (out.cached) counts.hits++;
+    else counts.misses++;
+    if (out.shared) counts.shared++;
+    if (out.ok && (out.cached || out.shared)) counts.savedTokens += estimateTokens(out.item.text);
   }
 
   #writeError(id: string | number, error: RecordError): Promise<void> {
@@ -381,6 +430,12 @@ class CorpusRun {
       failure ??= `cannot write ${this.#output.name}: ${describeFileError(error)}`;
     }
     this.#output.file?.close();
+    try {
+      this.#cacheStats = this.#cache?.stats();
+      this.#cache?.close();
+    } catch (error) {
+      failure ??= `cannot write --cache ${this.#cache!.path}: ${describeError(error)}`;
+    }
     this.#progress?.stop();
     return failure;
   }
@@ -398,6 +453,16 @@ class CorpusRun {
           failure !== undefined,
         ),
       );
+      if (this.#cache && this.#cacheStats) {
+        this.#io.stderr(
+          describeCacheUse(
+            this.#cacheCounts,
+            this.#cache.path,
+            this.#cacheStats,
+            this.#options.model,
+          ),
+        );
+      }
     }
     if (this.#interrupted) return EXIT.interrupted;
     if (failure !== undefined) return EXIT.failed;

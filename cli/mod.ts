@@ -22,3 +22,5 @@ export * from "./batch_corpus.ts";
 export * from "./demo.ts";
 export * from "./io.ts";
 export type { WritableSink } from "./output.ts";
+export * from "./serve.ts";
+export * from "./serve_args.ts";
