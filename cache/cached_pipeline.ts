@@ -262,7 +262,7 @@ export async function runCachedPipeline<T>(
         if (out.ok) {
           slot.vector = Float32Array.from(out.embedding);
           if (!out.truncated) puts.push({ key: slot.key, vector: slot.vector });
-          if (puts.length >= lookupBatch) flushPuts();
+          if (puts.length >= PUT_BATCH) flushPuts();
         }
         for (const follower of [slot, ...(slot.followers ?? [])]) {
           follower.result = result;
@@ -277,6 +277,13 @@ export async function runCachedPipeline<T>(
   }
   return { ...summary, ...counts };
 }
+
+/**
+ * New vectors written to the cache per transaction. Larger batches rewrite
+ * fewer index pages per vector; a process killed mid-run loses at most this
+ * many (they are embedded again next time).
+ */
+const PUT_BATCH = 1024;
 
 const NOT_READY = Symbol("not ready");
 
