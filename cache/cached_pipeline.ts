@@ -159,6 +159,13 @@ export async function runCachedPipeline<T>(
   const order = new Deque<Slot<T>>();
   let heldBytes = 0;
   const drained = new Notifier();
+  // Ends a wait for `drained` when the run stops: the caller's signal, or a
+  // failed write (after which nothing drains). Without it a reader waiting
+  // here would keep the pipeline's input stage, and so the run, from ending.
+  const stopped = new AbortController();
+  const waitSignal = options.signal
+    ? AbortSignal.any([options.signal, stopped.signal])
+    : stopped.signal;
   const inFlight = new Map<string, Slot<T>>();
   const puts: CacheEntry[] = [];
 
@@ -232,7 +239,9 @@ export async function runCachedPipeline<T>(
         yield* lookUp();
         await pump();
         if (result !== NOT_READY && result.done) return;
-        while (canWait && heldBytes > maxHeldBytes && order.length > 0) await drained.wait();
+        while (canWait && heldBytes > maxHeldBytes && order.length > 0) {
+          await drained.wait(waitSignal);
+        }
       }
     } finally {
       // Not awaited: with a read still pending, return() waits for it to settle.
@@ -268,7 +277,10 @@ export async function runCachedPipeline<T>(
           follower.result = result;
           follower.vector = slot.vector;
         }
-        return pump();
+        return pump().catch((error) => {
+          stopped.abort(error);
+          throw error;
+        });
       },
     });
     await pump();

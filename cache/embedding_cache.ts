@@ -15,7 +15,16 @@ const APPLICATION_ID = 0x454d4243;
 const SCHEMA_VERSION = 1;
 /**
  * Bytes counted per entry on top of its vector towards `maxSize`: the 32-byte
- * key, two times, the row and index overhead.
+ * key (in the row and in its index), the written and last-used times, and the
+ * rows' own overhead.
+ *
+ * @example An entry of 768 float32 values counts 3,168 bytes
+ * ```ts
+ * import { ENTRY_OVERHEAD_BYTES } from "./embedding_cache.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(768 * 4 + ENTRY_OVERHEAD_BYTES, 3168);
+ * ```
  */
 export const ENTRY_OVERHEAD_BYTES = 96;
 /**
