@@ -11,14 +11,16 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (body === null) throw new HttpError("invalid", "Invalid request: the body is empty");
   // A declared length within the limit is read in one go (the common, fast
   // case); otherwise the bytes are counted as they arrive.
-  const bytes = declared <= maxBytes
-    ? new Uint8Array(await request.arrayBuffer())
-    : await readCounted(body, maxBytes);
   let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    throw new HttpError("invalid", "Invalid request: the body is not valid UTF-8");
+  if (declared <= maxBytes) {
+    text = await request.text();
+  } else {
+    try {
+      text = decoder.decode(await readCounted(body, maxBytes));
+    } catch (error) {
+      if (error instanceof HttpError) throw error;
+      throw new HttpError("invalid", "Invalid request: the body is not valid UTF-8");
+    }
   }
   try {
     return JSON.parse(text);
