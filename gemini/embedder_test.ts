@@ -725,3 +725,42 @@ Deno.test("GeminiEmbedder counts the task instruction and media in inputTokens a
   assert.equal(v1.inputTokens("hello"), estimateTokens("hello"));
   assert.equal(new GeminiEmbedder({ apiKey: KEY, maxInputTokens: 100 }).maxInputTokens, 100);
 });
+
+Deno.test("GeminiEmbedder uploads a large file through the real SDK's Files API, embeds it as its bytes, then deletes it", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const size = 21 * 1024 * 1024; // over the 20 MB inline limit
+    const bytes = new Uint8Array(size);
+    bytes[0] = 137;
+    bytes[size - 1] = 7;
+    const embedder = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      outputDimensionality: 8,
+    });
+    const [vector] = await embedder.embedContents([{
+      text: "a big picture",
+      media: [{
+        name: "big.png",
+        mimeType: "image/png",
+        size,
+        tokens: 267,
+        read: () => Promise.resolve(bytes),
+      }],
+    }]);
+    const sent = batches[0]!.requests[0]!.media![0]!;
+    assert.match(sent.fileUri ?? "", /\/files\/[a-z0-9-]+$/, "sent as fileData, not inline");
+    assert.deepEqual(
+      vector,
+      simulatedContentEmbedding({
+        text: "a big picture",
+        media: [{ mimeType: "image/png", data: bytes }],
+      }, 8),
+      "the same vector as the bytes inline",
+    );
+    assert.equal(simulator.batch.stats.filesUploaded, 1);
+    assert.equal(simulator.batch.stats.filesDeleted, 1, "deleted after the call");
+  } finally {
+    await simulator.close();
+  }
+});

@@ -129,3 +129,13 @@ Deno.test("Through the real SDK, gemini-embedding-2 gets N vectors for N content
   assert.equal(merged.embeddings?.length, 1, "the SDK folds a string array into one content");
   assert.deepEqual(batches.map((b) => b.requests.length), [4, 1]);
 });
+
+Deno.test("Simulator answers a fileData part naming no uploaded file with Gemini's 403", async () => {
+  const response = await post(V2, [{
+    content: {
+      parts: [{ fileData: { mimeType: "image/png", fileUri: "https://x/v1beta/files/nope" } }],
+    },
+  }]);
+  assert.equal(response.status, 403);
+  assert.match((await response.json()).error.message, /File nope or it may not exist/);
+});
