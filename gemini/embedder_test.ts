@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { type GeminiClient, GeminiEmbedder } from "./embedder.ts";
 import { normalize } from "./normalize.ts";
+import { EmbeddingBatcher } from "../embedding_batcher.ts";
 import { EmbeddingCountError, GeminiApiError, MissingApiKeyError } from "../errors.ts";
 import {
   type SimulatedBatch,
@@ -760,6 +761,35 @@ Deno.test("GeminiEmbedder uploads a large file through the real SDK's Files API,
     );
     assert.equal(simulator.batch.stats.filesUploaded, 1);
     assert.equal(simulator.batch.stats.filesDeleted, 1, "deleted after the call");
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("EmbeddingBatcher over GeminiEmbedder: per-caller titles, the model's instructions, one call", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const embedder = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      taskType: "RETRIEVAL_DOCUMENT",
+      outputDimensionality: 4,
+    });
+    await using batcher = new EmbeddingBatcher({ embedder, timeout: "20ms" });
+    const vectors = await Promise.all([
+      batcher.embed({ text: "body", title: "One" }),
+      batcher.embed({ text: "body", title: "Two" }),
+      batcher.embed({ text: "body", title: "One" }), // shares the first caller's slot
+      batcher.embed("body"),
+    ]);
+    assert.deepEqual(batches.map((b) => b.requests.map((r) => r.text)), [[
+      "title: One | text: body",
+      "title: Two | text: body",
+      "title: none | text: body",
+    ]]);
+    assert.deepEqual(vectors[0], vectors[2]);
+    assert.notDeepEqual(vectors[0], vectors[1]);
+    assert.deepEqual(vectors[3], simulatedEmbedding("title: none | text: body", 4));
   } finally {
     await simulator.close();
   }
