@@ -365,3 +365,28 @@ Deno.test("ResilientEmbedder refuses contents for an embedder that takes plain t
   assert.equal(results[1]?.error?.code, "UNSUPPORTED_INPUT");
   assert.deepEqual(calls.map((c) => c.texts), [["fine"]]);
 });
+
+Deno.test("ResilientEmbedder gives an input the embedder cannot measure its own INVALID_INPUT result", async () => {
+  const { embedder, calls } = contentAware();
+  const picky: Embedder = {
+    ...embedder,
+    inputTokens(input) {
+      if (typeof input !== "string" && input.media !== undefined) {
+        throw new TypeError("Cannot embed a.png: this model does not take image/png");
+      }
+      return embedder.inputTokens!(input);
+    },
+  };
+  const image = {
+    name: "a.png",
+    mimeType: "image/png",
+    size: 1,
+    tokens: 1,
+    read: () => Promise.resolve(new Uint8Array(1)),
+  };
+  const results = await new ResilientEmbedder(picky).embedEach(["fine", { media: [image] }]);
+  assert.equal(results[0]?.ok, true);
+  assert.equal(results[1]?.error?.code, "INVALID_INPUT");
+  assert.match(results[1]!.error!.message, /does not take image\/png/);
+  assert.equal(calls.flat().length, 1);
+});
