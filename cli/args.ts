@@ -87,6 +87,14 @@ export interface CliOptions {
   tpm: number | undefined;
   /** The most calls for one batch, retries included, when set. */
   maxAttempts: number | undefined;
+  /** How long one API call may take before it is retried, in milliseconds, when set. */
+  callTimeoutMs: number | undefined;
+  /** How long an outage (after calls have succeeded) is waited out, in milliseconds, when set. */
+  maxOutageMs: number | undefined;
+  /** Cut texts over the token limit instead of writing `TOKEN_LIMIT` error records. */
+  truncate: boolean;
+  /** The most estimated tokens per text, when set (the library's default otherwise). */
+  maxInputTokens: number | undefined;
   /** Continue an earlier run's output instead of starting over. */
   resume: boolean;
   /** Replace an existing output file. */
@@ -128,6 +136,15 @@ Corpus runs:
   --tpm N               most tokens per minute, estimated (free tier: 30000)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
+  --call-timeout DURATION
+                        longest one API call may take before it is retried
+                                                                  (default 60s)
+  --max-outage DURATION after calls have succeeded, how long network errors
+                        and timeouts are waited out before the run stops
+                        (run again with --resume later)            (default 5m)
+  --truncate            cut texts over the token limit instead of writing
+                        TOKEN_LIMIT error records
+  --max-input-tokens N  the most (estimated) tokens per text     (default 2048)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
   --progress-interval DURATION
                         progress line period when stderr is not a terminal
@@ -325,6 +342,14 @@ export function parseCliArgs(args: string[]): CliOptions {
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
     tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
     maxAttempts: optional("max-attempts", values["max-attempts"], 1, 100),
+    callTimeoutMs: values["call-timeout"] === undefined
+      ? undefined
+      : positiveDuration("call-timeout", values["call-timeout"], 60_000),
+    maxOutageMs: values["max-outage"] === undefined
+      ? undefined
+      : duration("max-outage", values["max-outage"], 300_000, true),
+    truncate: values.truncate ?? false,
+    maxInputTokens: optional("max-input-tokens", values["max-input-tokens"], 1, 1_000_000),
     resume,
     overwrite,
     quiet: values.quiet ?? false,
@@ -355,6 +380,10 @@ const FLAGS = {
   rpm: { type: "string" },
   tpm: { type: "string" },
   "max-attempts": { type: "string" },
+  "call-timeout": { type: "string" },
+  "max-outage": { type: "string" },
+  truncate: { type: "boolean" },
+  "max-input-tokens": { type: "string" },
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -374,6 +403,10 @@ const CORPUS_FLAGS = [
   "rpm",
   "tpm",
   "max-attempts",
+  "call-timeout",
+  "max-outage",
+  "truncate",
+  "max-input-tokens",
   "resume",
   "overwrite",
   "quiet",

@@ -12,7 +12,8 @@
  */
 
 import type { Embedder } from "../embedder.ts";
-import { redactSecret } from "../errors.ts";
+import { CircuitOpenError, redactSecret } from "../errors.ts";
+import { CircuitBreaker } from "../resilience/circuit_breaker.ts";
 import type { EmbeddedItem } from "../pipeline.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { Deque } from "../internal/deque.ts";
@@ -104,15 +105,45 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
     return EXIT.usage;
   }
+  const endpoint = apiEndpoint(options, io, simulator?.url);
   const where = simulator
     ? `the local simulator at ${simulator.url} (--simulate)`
-    : `${options.model} at ${options.baseUrl ?? "the Gemini API"}`;
-  const run = new CorpusRun(options, io, files.input, files.output, secret);
+    : `${options.model} at ${endpoint.url}${endpoint.from ? ` (${endpoint.from})` : ""}`;
+  const run = new CorpusRun(options, io, files.input, files.output, secret, endpoint.host);
   try {
     return await run.run(embedder, where);
   } finally {
     await simulator?.close();
   }
+}
+
+/** Google's Gemini API, where the SDK sends calls unless told otherwise. */
+const GEMINI_API_URL = "https://generativelanguage.googleapis.com";
+
+/**
+ * Where calls actually go, and which setting said so: the simulator,
+ * `--base-url`, the SDK's `GOOGLE_GEMINI_BASE_URL`, or Google's API.
+ */
+function apiEndpoint(
+  options: CliOptions,
+  io: MainIO,
+  simulatorUrl: string | undefined,
+): { url: string; host: string; from: string | undefined } {
+  const fromEnv = io.env("GOOGLE_GEMINI_BASE_URL");
+  const [url, from] = simulatorUrl !== undefined
+    ? [simulatorUrl, undefined]
+    : options.baseUrl !== undefined
+    ? [options.baseUrl, "--base-url"]
+    : fromEnv !== undefined
+    ? [fromEnv, "GOOGLE_GEMINI_BASE_URL"]
+    : [GEMINI_API_URL, undefined];
+  let host = url;
+  try {
+    host = new URL(url).host;
+  } catch {
+    // not a URL: the SDK will fail on it, and the message names it as given
+  }
+  return { url, host, from };
 }
 
 /** Opens input then output; a setup failure is returned as the line to print. */
@@ -158,6 +189,7 @@ class CorpusRun {
   readonly #input: CorpusInput;
   readonly #output: CorpusOutput;
   readonly #secret: string | undefined;
+  readonly #breaker: CircuitBreaker;
   readonly #counts = newCounts();
   readonly #latency = new LatencyHistogram();
   readonly #metrics = new EmbeddingMetrics();
@@ -183,7 +215,12 @@ class CorpusRun {
     input: CorpusInput,
     output: CorpusOutput,
     secret: string | undefined,
+    host: string,
   ) {
+    this.#breaker = new CircuitBreaker({
+      host,
+      ...(options.maxOutageMs !== undefined && { maxOutage: options.maxOutageMs }),
+    });
     this.#options = options;
     this.#io = io;
     this.#input = input;
@@ -233,6 +270,10 @@ class CorpusRun {
       ...(options.rpm !== undefined && { rpm: options.rpm }),
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
+      ...(options.callTimeoutMs !== undefined && { callTimeout: options.callTimeoutMs }),
+      ...(options.maxInputTokens !== undefined && { maxInputTokens: options.maxInputTokens }),
+      truncate: options.truncate,
+      circuitBreaker: this.#breaker,
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" : "fixed",
       text: (item) => item.text,
@@ -367,6 +408,12 @@ class CorpusRun {
 
   #describeFailure(error: unknown): string | undefined {
     if (this.#fatal !== undefined && error === this.#fatal) return this.#fatal.message;
+    if (error instanceof CircuitOpenError) {
+      const advice = error.kind === "unreachable"
+        ? "check --base-url (or GOOGLE_GEMINI_BASE_URL) and the network"
+        : "the inputs not yet embedded are not done: run again with --resume once the API is back";
+      return redactSecret(`${error.message}; ${advice}`, this.#secret);
+    }
     const stop = this.#hardStop.signal;
     if (stop.aborted && error === stop.reason) return undefined;
     return redactSecret(describeError(error), this.#secret);
