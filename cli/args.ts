@@ -95,6 +95,8 @@ export interface CliOptions {
   truncate: boolean;
   /** The most estimated tokens per text, when set (the library's default otherwise). */
   maxInputTokens: number | undefined;
+  /** The flags given on the command line, by name without `--` (defaults are not in it). */
+  flagsGiven: ReadonlySet<string>;
   /** Continue an earlier run's output instead of starting over. */
   resume: boolean;
   /** Replace an existing output file. */
@@ -299,9 +301,6 @@ export function parseCliArgs(args: string[]): CliOptions {
   if (resume && overwrite) {
     throw new UsageError("--resume and --overwrite contradict each other: pick one");
   }
-  if (corpus && input !== "-" && output !== "-" && samePath(input, output)) {
-    throw new UsageError(`--output must not be the --input file, received "${output}" for both`);
-  }
   const format = values.format;
   if (format !== undefined && format !== "text" && format !== "jsonl") {
     throw new UsageError(`Invalid --format: expected text or jsonl, received "${format}"`);
@@ -350,6 +349,9 @@ export function parseCliArgs(args: string[]): CliOptions {
       : duration("max-outage", values["max-outage"], 300_000, true),
     truncate: values.truncate ?? false,
     maxInputTokens: optional("max-input-tokens", values["max-input-tokens"], 1, 1_000_000),
+    flagsGiven: new Set(
+      Object.keys(values).filter((flag) => (values as Record<string, unknown>)[flag] !== undefined),
+    ),
     resume,
     overwrite,
     quiet: values.quiet ?? false,
@@ -439,15 +441,4 @@ function positiveDuration(flag: string, value: string | undefined, fallback: num
   const ms = duration(flag, value, fallback);
   if (ms <= 0) throw new UsageError(`Invalid --${flag}: expected more than 0, received "${value}"`);
   return ms;
-}
-
-function samePath(a: string, b: string): boolean {
-  const resolve = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return p.replace(/^\.\//, "");
-    }
-  };
-  return resolve(a) === resolve(b);
 }

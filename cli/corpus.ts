@@ -94,6 +94,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     io.stderr(files);
     return EXIT.usage;
   }
+  options = files.output.options; // with what a resumed file was made with
   const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
   let embedder: Embedder;
   try {
@@ -154,7 +155,7 @@ async function openFiles(
   let input: CorpusInput | undefined;
   try {
     input = await openInput(options, io);
-    return { input, output: await openOutput(options, io) };
+    return { input, output: await openOutput(options, io, input) };
   } catch (error) {
     input?.file?.close();
     if (error instanceof SetupError) return error.message;

@@ -114,3 +114,133 @@ Deno.test("CLI --call-timeout and --max-outage are checked like other durations"
   assert.equal(demo.code, 2);
   assert.match(demo.stderr, /--max-outage needs --input/);
 });
+
+Deno.test("CLI lets one run at a time write an output; the lock goes with a kill -9", async () => {
+  await withDir(async (dir) => {
+    const texts = Array.from({ length: 3_000 }, (_, i) => `text ${i}`);
+    await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
+    const out = `${dir}/out.jsonl`;
+    const args = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--dimensions", "4"];
+    // A slow first run: one call in flight, 50 ms each.
+    const first = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS,
+        MAIN,
+        ...args,
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "1",
+        "--simulate-latency",
+        "50ms",
+      ],
+      env: { NO_COLOR: "1" },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = first.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("embatch: embedding")) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const second = await runCli([...args, "--resume"]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(`--output ${out.replaceAll(".", "\\.")} is in use: another embatch run holds it`),
+    );
+    first.kill("SIGKILL");
+    await first.status;
+    await reader.cancel();
+    const third = await runCli([...args, "--resume", "--quiet"]);
+    assert.equal(third.code, 0, third.stderr);
+    const ids = lines(await Deno.readTextFile(out)).map((l) => JSON.parse(l).id);
+    assert.equal(ids.length, 3_000);
+    assert.equal(new Set(ids).size, 3_000, "every id exactly once");
+  });
+});
+
+Deno.test("CLI --resume uses what the file was made with and refuses other settings", async () => {
+  await withDir(async (dir) => {
+    const out = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
+    const base = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--quiet"];
+    const first = await runCli([...base, "--dimensions", "8", "--task-type", "CLUSTERING"]);
+    assert.equal(first.code, 0, first.stderr);
+    const meta = JSON.parse(await Deno.readTextFile(`${out}.meta.json`));
+    assert.deepEqual(meta, {
+      embatch: 1,
+      model: "gemini-embedding-001",
+      dimensions: 8,
+      taskType: "CLUSTERING",
+    });
+    await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
+    const resumed = await runCli([...base, "--resume"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const vectors = lines(await Deno.readTextFile(out)).map((l) => JSON.parse(l).embedding);
+    assert.deepEqual(vectors.map((v: number[]) => v.length), [8, 8, 8, 8]);
+
+    const cases: [string[], RegExp][] = [
+      [["--dimensions", "3072"], /made with --dimensions 8, not --dimensions 3072/],
+      [
+        ["--task-type", "RETRIEVAL_QUERY"],
+        /--task-type CLUSTERING, not --task-type RETRIEVAL_QUERY/,
+      ],
+      [
+        ["--model", "text-embedding-004"],
+        /--model gemini-embedding-001, not --model text-embedding-004/,
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const refused = await runCli([...base, "--resume", ...flags]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+      assert.match(refused.stderr, /out\.jsonl\.meta\.json/);
+    }
+    assert.equal(lines(await Deno.readTextFile(out)).length, 4, "the file was left alone");
+  });
+});
+
+Deno.test("CLI --resume of a file without a settings record keeps to its vectors' length", async () => {
+  await withDir(async (dir) => {
+    const out = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
+    await Deno.writeTextFile(out, '{"id":0,"embedding":[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]}\n');
+    const resumed = await runCli([
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      out,
+      "--simulate",
+      "--resume",
+      "--quiet",
+    ]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const vectors = lines(await Deno.readTextFile(out)).map((l) => JSON.parse(l).embedding);
+    assert.deepEqual(vectors.map((v: number[]) => v.length), [8, 8]);
+    assert.equal(JSON.parse(await Deno.readTextFile(`${out}.meta.json`)).dimensions, 8);
+  });
+});
+
+Deno.test("CLI refuses an --output that is a hard link to the --input", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/in.txt`, "keep me\n");
+    await Deno.link(`${dir}/in.txt`, `${dir}/out.jsonl`);
+    const { code, stderr } = await runCli([
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/out.jsonl`,
+      "--simulate",
+      "--overwrite",
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--output must not be the --input file: .*out\.jsonl is .*in\.txt/);
+    assert.equal(await Deno.readTextFile(`${dir}/in.txt`), "keep me\n");
+  });
+});

@@ -297,7 +297,10 @@ Deno.test("CLI rejects bad corpus flags and files with exit 2 before running", a
     [["--input", "-", "--rpm", "1.5"], /Invalid --rpm/],
     [["--input", "-", "--dimensions", "4000"], /Invalid --dimensions/],
     [["--input", "-", "--grace", "soon"], /Invalid --grace/],
-    [["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`], /must not be the --input file/],
+    [
+      ["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`, "--simulate"],
+      /must not be the --input file/,
+    ],
     [
       ["--input", `${dir}/missing.txt`, "--simulate"],
       /cannot read --input .*missing\.txt: no such file/,
