@@ -23,7 +23,7 @@ import { EmbeddingMetrics } from "../metrics.ts";
 import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import type { InputError, InputRecord, InputText } from "./input.ts";
+import type { InputError, InputId, InputRecord, InputText } from "./input.ts";
 import { readInputs } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
@@ -322,7 +322,7 @@ class CorpusRun {
     this.#counts.repeated++;
     this.#noteBad(
       `line ${record.line + 1}: id ${
-        JSON.stringify(record.id)
+        typeof record.id === "bigint" ? String(record.id) : JSON.stringify(record.id)
       } was already used by an earlier line; this line is skipped`,
     );
     return false;
@@ -376,7 +376,7 @@ class CorpusRun {
     });
   }
 
-  #writeError(id: string | number, error: RecordError): Promise<void> {
+  #writeError(id: InputId, error: RecordError): Promise<void> {
     const counts = this.#counts;
     counts.errors++;
     counts.errorsByCode.set(error.code, (counts.errorsByCode.get(error.code) ?? 0) + 1);

@@ -244,3 +244,38 @@ Deno.test("CLI refuses an --output that is a hard link to the --input", async ()
     assert.equal(await Deno.readTextFile(`${dir}/in.txt`), "keep me\n");
   });
 });
+
+Deno.test("CLI keeps ids exact and apart: big numbers, line ids, bad lines", async () => {
+  await withDir(async (dir) => {
+    const input = [
+      "{broken",
+      '{"id":1,"text":"explicit one"}',
+      '{"id":12345678901234567891,"text":"big a"}',
+      '{"id":12345678901234567892,"text":"big b"}',
+      '{"text":"no id"}',
+    ];
+    await Deno.writeTextFile(`${dir}/in.jsonl`, input.join("\n") + "\n");
+    const out = `${dir}/out.jsonl`;
+    const args = ["--input", `${dir}/in.jsonl`, "--output", out, "--simulate", "--quiet"];
+    const first = await runCli([...args, "--dimensions", "2"]);
+    assert.equal(first.code, 3, first.stderr);
+    const ids = () => lines(Deno.readTextFileSync(out)).map((l) => /^\{"id":([^,]+),/.exec(l)![1]);
+    assert.deepEqual(ids(), [
+      '"line:1"',
+      "1",
+      "12345678901234567891",
+      "12345678901234567892",
+      '"line:5"',
+    ]);
+    // A resume skips exactly the embedded ids, and retries only the bad line.
+    const again = await runCli([...args, "--resume"]);
+    assert.equal(again.code, 3, again.stderr);
+    assert.deepEqual(ids().sort(), [
+      '"line:1"',
+      '"line:5"',
+      "1",
+      "12345678901234567891",
+      "12345678901234567892",
+    ]);
+  });
+});

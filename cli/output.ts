@@ -63,6 +63,7 @@ export interface JsonlWriterOptions {
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatRecord(7, { embedding: [0.5, -0.25] }), '{"id":7,"embedding":[0.5,-0.25]}');
+ * assert.equal(formatRecord(12345678901234567891n, { embedding: [1] }), '{"id":12345678901234567891,"embedding":[1]}');
  * assert.equal(
  *   formatRecord("a", { error: { code: "EMPTY_TEXT", message: "line 2: \"text\" is empty" } }),
  *   '{"id":"a","error":{"code":"EMPTY_TEXT","message":"line 2: \\"text\\" is empty"}}',
@@ -73,7 +74,8 @@ export function formatRecord(
   id: InputId,
   result: { embedding: readonly number[] } | { error: RecordError },
 ): string {
-  const head = `{"id":${JSON.stringify(id)},`;
+  // A bigint id (an integer beyond 2^53) is written as its digits, exactly as it was read.
+  const head = `{"id":${typeof id === "bigint" ? String(id) : JSON.stringify(id)},`;
   return "embedding" in result
     ? `${head}"embedding":${JSON.stringify(result.embedding)}}`
     : `${head}"error":${JSON.stringify(result.error)}}`;
