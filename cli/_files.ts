@@ -107,10 +107,12 @@ export async function openOutput(
         effective = { ...effective, dimensions: resume.dimensions };
       }
       await file.seek(0, Deno.SeekMode.End);
-    } else {
-      await file.truncate(0);
     }
-    await writeSettings(path, settingsOf(effective));
+    // A device or a pipe (/dev/null, /dev/full, a FIFO) is written as it is, with no settings record.
+    if ((await file.stat()).isFile) {
+      if (!options.resume) await file.truncate(0);
+      await writeSettings(path, settingsOf(effective));
+    }
     return { name: path, sink: file, file, resume, options: effective };
   } catch (error) {
     file.close();

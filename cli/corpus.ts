@@ -118,6 +118,15 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
   }
 }
 
+/**
+ * A `TOKEN_LIMIT` record's message, with the CLI's way out: `--truncate`
+ * (a `--resume` alone would fail the same way).
+ */
+function tokenLimitHint(message: string): string {
+  const base = message.replace(/\s*\(set truncate[^)]*\)\s*$/, "");
+  return `${base}: run with --truncate to embed the start of such texts (or raise --max-input-tokens)`;
+}
+
 /** Google's Gemini API, where the SDK sends calls unless told otherwise. */
 const GEMINI_API_URL = "https://generativelanguage.googleapis.com";
 
@@ -200,6 +209,15 @@ class CorpusRun {
   /** Error records waiting for the inputs read before them (`before` of them) to be written. */
   readonly #held = new Deque<{ before: number; record: InputError }>();
   readonly #seen = new IdSet();
+  /**
+   * One entry per line handed to the writer and not yet on disk: `undefined`
+   * for an embedding, else the error code. A line is counted only once the
+   * writer has written it, so a full disk never inflates the summary.
+   */
+  readonly #unwritten = new Deque<string | undefined>();
+  #counted = 0;
+  /** The write failure, named after the output file, once one happened. */
+  #writeFailure: Error | undefined;
   readonly #stopReading = new AbortController();
   readonly #hardStop = new AbortController();
   #sent = 0;
@@ -349,7 +367,7 @@ class CorpusRun {
     let pending: Promise<void>;
     if (out.ok) {
       pending = this.#writer.write(formatRecord(item.id, { embedding: out.embedding }));
-      this.#counts.embedded++;
+      this.#unwritten.push(undefined);
       this.#counts.tokens += estimateTokens(item.text);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
@@ -361,7 +379,10 @@ class CorpusRun {
       const { code, message, status, attempts } = out.error;
       pending = this.#writeError(item.id, {
         code,
-        message: redactSecret(message, this.#secret),
+        message: redactSecret(
+          code === "TOKEN_LIMIT" ? tokenLimitHint(message) : message,
+          this.#secret,
+        ),
         ...(status !== undefined && { status }),
         attempts,
       });
@@ -371,16 +392,32 @@ class CorpusRun {
     this.#releaseHeld();
     return pending.catch((error) => {
       // A failed write ends the run: stop reading too, even a read waiting on a pipe.
-      this.#stopReading.abort(error);
-      throw error;
+      this.#writeFailure ??= new Error(
+        `cannot write ${this.#output.name}: ${describeFileError(error)}`,
+        { cause: error },
+      );
+      this.#stopReading.abort(this.#writeFailure);
+      throw this.#writeFailure;
     });
   }
 
   #writeError(id: InputId, error: RecordError): Promise<void> {
-    const counts = this.#counts;
-    counts.errors++;
-    counts.errorsByCode.set(error.code, (counts.errorsByCode.get(error.code) ?? 0) + 1);
+    this.#unwritten.push(error.code);
     return this.#writer.write(formatRecord(id, { error }));
+  }
+
+  /** Counts the records the writer has put on disk since the last call. */
+  #countWritten(): void {
+    const counts = this.#counts;
+    for (; this.#counted < this.#writer.linesWritten; this.#counted++) {
+      const code = this.#unwritten.shift();
+      if (code === undefined) {
+        counts.embedded++;
+        continue;
+      }
+      counts.errors++;
+      counts.errorsByCode.set(code, (counts.errorsByCode.get(code) ?? 0) + 1);
+    }
   }
 
   #releaseHeld(): void {
@@ -409,6 +446,9 @@ class CorpusRun {
 
   #describeFailure(error: unknown): string | undefined {
     if (this.#fatal !== undefined && error === this.#fatal) return this.#fatal.message;
+    if (this.#writeFailure !== undefined && error === this.#writeFailure) {
+      return this.#writeFailure.message;
+    }
     if (error instanceof CircuitOpenError) {
       const advice = error.kind === "unreachable"
         ? "check --base-url (or GOOGLE_GEMINI_BASE_URL) and the network"
@@ -428,6 +468,7 @@ class CorpusRun {
     } catch (error) {
       failure ??= `cannot write ${this.#output.name}: ${describeFileError(error)}`;
     }
+    this.#countWritten();
     this.#output.file?.close();
     this.#progress?.stop();
     return failure;
@@ -457,7 +498,7 @@ class CorpusRun {
     const terminal = io.stderrIsTerminal ?? Deno.stderr.isTerminal();
     const encoder = new TextEncoder();
     return new ProgressReporter({
-      stats: () => ({
+      stats: () => (this.#countWritten(), {
         done: this.#counts.embedded + this.#counts.errors,
         errors: this.#counts.errors,
         skipped: this.#counts.skipped,

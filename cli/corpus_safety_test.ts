@@ -13,9 +13,13 @@ interface Run {
 }
 
 /** Runs main.ts as a subprocess with a clean environment. */
-async function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  permissions: string[] = PERMISSIONS,
+): Promise<Run> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    args: ["run", ...permissions, MAIN, ...args],
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdin: "null",
@@ -278,4 +282,62 @@ Deno.test("CLI keeps ids exact and apart: big numbers, line ids, bad lines", asy
       "12345678901234567892",
     ]);
   });
+});
+
+Deno.test("CLI names --truncate for texts over the token limit, and --truncate embeds them", async () => {
+  await withDir(async (dir) => {
+    const out = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(`${dir}/in.txt`, `short\n${"word ".repeat(60)}\n`);
+    const args = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--dimensions", "2"];
+    const first = await runCli([...args, "--max-input-tokens", "20"]);
+    assert.equal(first.code, 3, first.stderr);
+    const record = JSON.parse(lines(await Deno.readTextFile(out))[1]!);
+    assert.equal(record.error.code, "TOKEN_LIMIT");
+    assert.match(record.error.message, /run with --truncate/);
+    assert.doesNotMatch(first.stderr, /retried by running again with --resume/);
+    assert.match(first.stderr, /1 texts are over the token limit: --resume with --truncate/);
+    const second = await runCli([...args, "--max-input-tokens", "20", "--resume", "--truncate"]);
+    assert.equal(second.code, 0, second.stderr);
+    const ids = lines(await Deno.readTextFile(out)).map((l) => JSON.parse(l));
+    assert.deepEqual(ids.map((r) => [r.id, r.embedding?.length]), [[0, 2], [1, 2]]);
+  });
+});
+
+Deno.test("CLI on a full disk counts only what was written and names the file", async () => {
+  await withDir(async (dir) => {
+    const texts = Array.from({ length: 3_000 }, (_, i) => `text ${i}`);
+    await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
+    const { code, stderr } = await runCli(
+      [
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        "/dev/full",
+        "--overwrite",
+        "--simulate",
+        "--dimensions",
+        "8",
+      ],
+      {},
+      ["--allow-all"],
+    ); // Deno opens a device file only with --allow-all; the run uses --simulate
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /embatch: cannot write \/dev\/full: No space left on device/);
+    assert.match(stderr, /stopped after .*: [\d,]+ inputs read, 0 embedded, 0 errors/);
+  });
+});
+
+Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", async () => {
+  const { startSimulator } = await import("../simulator/server.ts");
+  await using simulator = startSimulator();
+  const { code, stderr } = await runCli(
+    ["--input", "-", "--dimensions", "2"],
+    { GEMINI_API_KEY: "test-key-0123456789", GOOGLE_GEMINI_BASE_URL: simulator.url },
+  );
+  assert.equal(code, 0, stderr);
+  assert.ok(
+    stderr.includes(`gemini-embedding-001 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
+    stderr,
+  );
+  assert.doesNotMatch(stderr, /the Gemini API/);
 });

@@ -219,12 +219,17 @@ export class JsonlWriter {
 
   async #writeAll(bytes: Uint8Array, lines: number): Promise<void> {
     if (this.#failure) return;
+    let at = 0;
     try {
-      let at = 0;
       while (at < bytes.length) at += await this.#sink.write(bytes.subarray(at));
       this.#bytes += bytes.length;
       this.#lines += lines;
     } catch (error) {
+      // Count the whole lines that did reach the sink before it failed (a full disk).
+      this.#bytes += at;
+      for (let i = bytes.indexOf(10); i !== -1 && i < at; i = bytes.indexOf(10, i + 1)) {
+        this.#lines++;
+      }
       this.#failure = { error };
     }
   }
