@@ -14,6 +14,7 @@
 
 import {
   EXIT,
+  HELP_HINT,
   type MainIO,
   parseCliArgs,
   processIO,
@@ -50,7 +51,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     options = parseCliArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`embatch: ${error.message}\n\n${USAGE}`);
+    io.stderr(`embatch: ${error.message}\n${HELP_HINT}`);
     return EXIT.usage;
   }
   if (options.help) {

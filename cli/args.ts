@@ -109,7 +109,10 @@ export interface CliOptions {
   progressIntervalMs: number;
 }
 
-/** The usage text printed by `--help` and after a usage error. */
+/** The line printed under a usage error, instead of the whole help text. */
+export const HELP_HINT = "run with --help for usage";
+
+/** The usage text printed by `--help`. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
 
@@ -263,7 +266,7 @@ export function parseCliArgs(args: string[]): CliOptions {
       options: FLAGS,
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+    throw new UsageError(oneLine((error as Error).message));
   }
   const model = values.model ?? "gemini-embedding-001";
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
@@ -441,4 +444,14 @@ function positiveDuration(flag: string, value: string | undefined, fallback: num
   const ms = duration(flag, value, fallback);
   if (ms <= 0) throw new UsageError(`Invalid --${flag}: expected more than 0, received "${value}"`);
   return ms;
+}
+
+/** A parseArgs message (some span three lines) as one line. */
+function oneLine(message: string): string {
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const flag = ambiguous[1];
+    return `${flag} needs a value: a value that starts with "-" is written ${flag}=VALUE`;
+  }
+  return message.replace(/\. To specify .*$/s, "").replace(/\s*\n\s*/g, " ");
 }

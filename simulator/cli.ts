@@ -98,7 +98,7 @@ function describeStats(stats: Readonly<SimulatorStats>): string {
 }
 
 function usageError(message: string): number {
-  console.error(`${message}\n\n${USAGE}`);
+  console.error(`${message}\nrun with --help for usage`);
   return 2;
 }
 
