@@ -14,6 +14,7 @@
 import type { Embedder } from "../embedder.ts";
 import { CircuitOpenError, redactSecret } from "../errors.ts";
 import { CircuitBreaker } from "../resilience/circuit_breaker.ts";
+import { ResilientEmbedder } from "../resilience/resilient_embedder.ts";
 import type { EmbeddedItem } from "../pipeline.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { Deque } from "../internal/deque.ts";
@@ -200,6 +201,7 @@ class CorpusRun {
   readonly #output: CorpusOutput;
   readonly #secret: string | undefined;
   readonly #breaker: CircuitBreaker;
+  #resilient: ResilientEmbedder | undefined;
   readonly #counts = newCounts();
   readonly #latency = new LatencyHistogram();
   readonly #metrics = new EmbeddingMetrics();
@@ -280,10 +282,8 @@ class CorpusRun {
 
   async #embed(embedder: Embedder): Promise<void> {
     const options = this.#options;
-    await runPipeline<Pending>({
-      inputs: this.#inputs(),
-      embedder,
-      batchSize: options.batchSize,
+    // Built here rather than by runPipeline, so that progress can read its quota limiter.
+    this.#resilient = new ResilientEmbedder(embedder, {
       metrics: this.#metrics,
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       ...(options.rpm !== undefined && { rpm: options.rpm }),
@@ -293,6 +293,12 @@ class CorpusRun {
       ...(options.maxInputTokens !== undefined && { maxInputTokens: options.maxInputTokens }),
       truncate: options.truncate,
       circuitBreaker: this.#breaker,
+    });
+    await runPipeline<Pending>({
+      inputs: this.#inputs(),
+      embedder: this.#resilient,
+      batchSize: options.batchSize,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" : "fixed",
       text: (item) => item.text,
@@ -506,11 +512,29 @@ class CorpusRun {
         totalBytes: this.#input.totalBytes,
         retries: this.#metrics.summary().retries,
         rateLimited: this.#metrics.summary().rateLimited,
+        waiting: this.#waiting(),
       }),
       write: io.stderrText ?? ((text: string) => void Deno.stderr.writeSync(encoder.encode(text))),
       terminal,
       ...(!terminal && { interval: this.#options.progressIntervalMs }),
     });
+  }
+
+  /** What the run is waiting for right now, if anything: an outage or the quota. */
+  #waiting(): string | undefined {
+    const breaker = this.#breaker.state;
+    const time = now();
+    if (breaker.waiting && breaker.failingSince !== undefined) {
+      return `API unreachable for ${clock(time - breaker.failingSince)} (${breaker.reason}), ` +
+        `retrying until ${clock(breaker.maxOutageMs)}`;
+    }
+    const limiter = this.#resilient?.limiter;
+    if (limiter === undefined) return undefined;
+    if (limiter.pausedUntil > time) {
+      return `quota: paused by a 429 for ${clock(limiter.pausedUntil - time)} more`;
+    }
+    if (limiter.waiting > 0) return `quota: ${limiter.waiting} calls waiting for --rpm/--tpm`;
+    return undefined;
   }
 
   #note(line: string): void {
@@ -526,4 +550,13 @@ class CorpusRun {
       this.#note("embatch: more bad lines follow; they are counted in the summary, not shown");
     }
   }
+}
+
+/** `0:42`, `5:00`, `1:02:03`: a duration for the progress line. */
+function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }

@@ -341,3 +341,43 @@ Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", a
   );
   assert.doesNotMatch(stderr, /the Gemini API/);
 });
+
+Deno.test("CLI progress shows a 429, its retry and the quota wait while the wait is on", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\n");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS,
+        MAIN,
+        ...["--input", `${dir}/in.txt`, "--output", `${dir}/out.jsonl`, "--simulate"],
+        ...["--simulate-rpm", "1", "--batch-size", "1", "--concurrency", "1"],
+        ...["--progress-interval", "100ms", "--grace", "100ms", "--dimensions", "2"],
+      ],
+      env: { NO_COLOR: "1" },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    const wanted = /1 retry \| 1 × 429 \| waiting: quota: paused by a 429 for 0:\d\d more/;
+    let stderr = "";
+    // The server asks for about a minute: the line must say so long before that.
+    const giveUp = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    while (!wanted.test(stderr)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    clearTimeout(giveUp);
+    assert.match(stderr, wanted);
+    child.kill("SIGINT");
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.equal((await child.status).code, 130, stderr);
+  });
+});

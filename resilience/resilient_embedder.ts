@@ -451,11 +451,11 @@ export class ResilientEmbedder {
         this.#slots.decrease();
         this.#limiter.pause(delay);
       }
-      if (
-        !errorClass.retryable ||
+      const giveUp = !errorClass.retryable ||
         (!outage && (spent >= this.#policy.maxAttempts ||
-          now() + delay - startedAt > this.#policy.maxRetryTime))
-      ) {
+          now() + delay - startedAt > this.#policy.maxRetryTime));
+      this.#metrics.attemptFailed(errorClass.code, !giveUp);
+      if (giveUp) {
         return finish(
           { ok: false, error: result.error, class: errorClass, attempts },
           errorClass.status,

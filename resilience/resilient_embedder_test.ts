@@ -276,3 +276,18 @@ Deno.test("ResilientEmbedder rejects bad options", () => {
   assert.throws(() => new ResilientEmbedder(embedder, { callTimeout: "soon" }), RangeError);
   assert.throws(() => new ResilientEmbedder(embedder, { rpm: -1 }), RangeError);
 });
+
+Deno.test("ResilientEmbedder counts retries and 429s in its metrics as they happen, not at the call's end", async () => {
+  using time = new FakeTime();
+  const { embedder } = scripted((_, call) => call === 1 ? quota("60s") : undefined);
+  const resilient = new ResilientEmbedder(embedder);
+  const done = resilient.embedEach(["a"]);
+  await time.tick(30_000); // half-way through the server's 60 s delay
+  const during = resilient.metrics.summary();
+  assert.equal(during.rateLimited, 1, "the 429 shows while the call waits");
+  assert.equal(during.retries, 1, "so does the retry it waits for");
+  await time.tick(30_000);
+  await done;
+  const after = resilient.metrics.summary();
+  assert.deepEqual([after.rateLimited, after.retries, after.calls], [1, 1, 2], "counted once");
+});
