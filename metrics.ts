@@ -114,6 +114,7 @@ export class EmbeddingMetrics {
   // the totals move as they happen, not only when the call ends.
   #liveRetries = 0;
   #liveRateLimited = 0;
+  #liveFailures = 0;
   // Exact samples while there are few (tests and small runs get exact
   // percentiles); past EXACT_SAMPLES only the fixed-size histogram is kept,
   // so memory does not grow with the number of items.
@@ -178,6 +179,7 @@ export class EmbeddingMetrics {
   attemptFailed(code: string, retrying: boolean): void {
     if (isRateLimited(code)) this.#liveRateLimited++;
     if (retrying) this.#liveRetries++;
+    this.#liveFailures++;
   }
 
   /**
@@ -190,6 +192,7 @@ export class EmbeddingMetrics {
     this.#retries += record.attempts - 1;
     this.#callErrors += record.failures.length;
     this.#liveRetries = Math.max(0, this.#liveRetries - (record.attempts - 1));
+    this.#liveFailures = Math.max(0, this.#liveFailures - record.failures.length);
     for (const code of record.failures) {
       if (!isRateLimited(code)) continue;
       this.#rateLimited++;
@@ -219,10 +222,10 @@ export class EmbeddingMetrics {
       failed: this.#failed,
       cancelled: this.#cancelled,
       pending: this.#pending(),
-      calls: this.#calls,
+      calls: this.#calls + this.#liveFailures,
       retries: this.#retries + this.#liveRetries,
       rateLimited: this.#rateLimited + this.#liveRateLimited,
-      callErrors: this.#callErrors,
+      callErrors: this.#callErrors + this.#liveFailures,
       itemLatencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
     };
   }

@@ -381,3 +381,38 @@ Deno.test("CLI progress shows a 429, its retry and the quota wait while the wait
     assert.equal((await child.status).code, 130, stderr);
   });
 });
+
+Deno.test("CLI waits out an outage after successes, then stops with exit 1 and points to --resume", async () => {
+  const { createSimulatorHandler } = await import("../simulator/server.ts");
+  const handler = createSimulatorHandler();
+  let calls = 0;
+  const stopped = Promise.withResolvers<void>();
+  // Answers the first call, then goes away: every later connection is refused.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    if (++calls === 1) {
+      return handler(request).finally(() => setTimeout(() => stopped.resolve(), 0));
+    }
+    return new Response("gone", { status: 503 });
+  });
+  stopped.promise.then(() => server.shutdown());
+  try {
+    await withDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
+      const out = `${dir}/out.jsonl`;
+      const { code, stderr } = await runCli([
+        ...["--input", `${dir}/in.txt`, "--output", out, "--dimensions", "2"],
+        ...["--base-url", `http://127.0.0.1:${server.addr.port}`, "--batch-size", "1"],
+        ...["--concurrency", "1", "--max-outage", "2s", "--max-attempts", "1"],
+      ], { GEMINI_API_KEY: "test-key-0123456789" });
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /Cannot reach 127\.0\.0\.1:\d+: connection refused \(calls failed for [\d.]+s after earlier calls had succeeded\); the inputs not yet embedded are not done: run again with --resume/,
+      );
+      const records = lines(await Deno.readTextFile(out)).map((l) => JSON.parse(l));
+      assert.deepEqual(records.map((r) => [r.id, r.error?.code ?? "ok"]), [[0, "ok"]]);
+    });
+  } finally {
+    await server.shutdown();
+  }
+});

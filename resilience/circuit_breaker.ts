@@ -49,7 +49,7 @@ export interface CircuitState {
   failingSince: number | undefined;
   /** The last failure's cause, while calls are failing. */
   reason: string | undefined;
-  /** Whether calls are in an outage being waited out: failing in a row after earlier successes. */
+  /** Whether calls are failing without an answer after earlier successes (an outage being waited out). */
   waiting: boolean;
   /** The longest outage waited out, in milliseconds. */
   maxOutageMs: number;
@@ -63,8 +63,10 @@ export interface CircuitState {
  *   two timeouts in a row) open the breaker at once: a wrong URL, a DNS typo,
  *   a refused connection or a silent server fails every call the same way;
  * - **after calls have succeeded**, such failures are an outage: calls keep
- *   retrying with backoff (their attempts are not spent meanwhile) and the
- *   breaker opens only once the failures have lasted `maxOutage`.
+ *   retrying with backoff (network errors do not spend their attempts, nor
+ *   timeouts once `failFast` calls in a row have failed; see
+ *   {@linkcode CircuitBreaker.isOutage}) and the breaker opens only once the
+ *   failures have lasted `maxOutage`.
  *
  * Any answer from the server (a success or an HTTP error) ends a run of
  * failures. Once open, the breaker stays open: {@linkcode CircuitBreaker.throwIfOpen}
@@ -133,12 +135,11 @@ export class CircuitBreaker {
   }
 
   /**
-   * Whether calls are in an outage being waited out: after earlier successes,
-   * `failFast` or more calls in a row have failed without an answer. A call
-   * retrying meanwhile does not spend its attempts.
+   * Whether calls are failing without an answer after earlier successes: an
+   * outage being waited out, for progress reports.
    */
   get waiting(): boolean {
-    return this.#succeeded && this.#failures >= this.#failFast && this.#open === undefined;
+    return this.#succeeded && this.#failures > 0 && this.#open === undefined;
   }
 
   /**
@@ -162,15 +163,15 @@ export class CircuitBreaker {
    * the breaker.
    *
    * @param error What the call rejected with.
-   * @returns Whether the failure was a network error or a timeout.
+   * @returns `"network"` or `"timeout"` for a failure without an answer, else `undefined`.
    * @throws {CircuitOpenError} If this failure opens the breaker, or it was open.
    */
-  recordFailure(error: unknown): boolean {
+  recordFailure(error: unknown): "network" | "timeout" | undefined {
     this.throwIfOpen();
     const failure = describeNetworkFailure(error);
     if (failure.kind === "other") {
       this.#reset();
-      return false;
+      return undefined;
     }
     const time = now();
     this.#failures++;
@@ -191,7 +192,21 @@ export class CircuitBreaker {
       }, { cause: error });
       throw this.#open;
     }
-    return true;
+    return failure.kind;
+  }
+
+  /**
+   * Whether a call that just failed this way should keep its attempts: after
+   * earlier successes a network error is about the connection, not the call's
+   * texts, so it is an outage to wait out; a timeout is one only once
+   * `failFast` calls in a row have failed (it might be the call's own).
+   *
+   * @param kind What {@linkcode CircuitBreaker.recordFailure} returned.
+   * @returns Whether the attempt is not counted against the call's budget.
+   */
+  isOutage(kind: "network" | "timeout" | undefined): boolean {
+    if (kind === undefined || !this.#succeeded || this.#open !== undefined) return false;
+    return kind === "network" || this.#failures >= this.#failFast;
   }
 
   #reset(): void {

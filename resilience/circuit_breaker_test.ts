@@ -147,9 +147,9 @@ Deno.test("CircuitBreaker: an answer from the server ends a run of failures", ()
   const breaker = new CircuitBreaker();
   const unavailable = new GeminiApiError({ status: 503, code: "UNAVAILABLE", message: "busy" });
   for (let i = 0; i < 10; i++) {
-    assert.equal(breaker.recordFailure(refused()), true);
-    assert.equal(breaker.recordFailure(refused()), true);
-    assert.equal(breaker.recordFailure(unavailable), false);
+    assert.equal(breaker.recordFailure(refused()), "network");
+    assert.equal(breaker.recordFailure(refused()), "network");
+    assert.equal(breaker.recordFailure(unavailable), undefined);
   }
   assert.equal(breaker.state.open, false);
   assert.equal(breaker.state.failures, 0);
@@ -163,4 +163,17 @@ Deno.test("EmbeddingBatcher callers reject with CircuitOpenError when the host i
   const errors = await time.until(Promise.all(results), 10);
   for (const error of errors) assert.ok(error instanceof CircuitOpenError, String(error));
   await time.until(batcher.close(), 10);
+});
+
+Deno.test("CircuitBreaker: after a success a network error keeps the call's attempts, a lone timeout does not", () => {
+  const breaker = new CircuitBreaker();
+  assert.equal(breaker.isOutage(breaker.recordFailure(refused())), false, "nothing succeeded yet");
+  breaker.recordSuccess();
+  assert.equal(breaker.isOutage(breaker.recordFailure(refused())), true);
+  breaker.recordSuccess();
+  const timeout = () => new DOMException("Call timed out: no answer within 1s", "TimeoutError");
+  assert.equal(breaker.isOutage(breaker.recordFailure(timeout())), false, "may be this call's own");
+  assert.equal(breaker.isOutage(breaker.recordFailure(timeout())), false);
+  assert.equal(breaker.isOutage(breaker.recordFailure(timeout())), true, "3 in a row: an outage");
+  assert.equal(breaker.state.waiting, true);
 });

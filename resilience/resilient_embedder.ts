@@ -443,8 +443,8 @@ export class ResilientEmbedder {
       }
       const errorClass = classifyError(result.error);
       failures.push(errorClass.code);
-      breaker?.recordFailure(result.error); // throws once every call would fail alike
-      const outage = breaker?.waiting ?? false;
+      const kind = breaker?.recordFailure(result.error); // throws once every call would fail alike
+      const outage = breaker?.isOutage(kind) ?? false;
       if (!outage) spent++;
       const delay = errorClass.retryAfter ?? backoffDelay(attempts, this.#policy);
       if (errorClass.rateLimited) {
