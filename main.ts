@@ -9,6 +9,9 @@
  * With `--input FILE` (or `-` for stdin) it embeds a corpus into `--output`,
  * one JSON record per input (`cli/corpus.ts`). `--help` lists every flag.
  *
+ * `main.ts serve` runs the batching embedding server (`cli/serve.ts`):
+ * Gemini REST and OpenAI-compatible endpoints in front of one shared quota.
+ *
  * @module
  */
 
@@ -18,8 +21,10 @@ import {
   type MainIO,
   parseCliArgs,
   processIO,
+  runBatchCorpus,
   runCorpus,
   runDemo,
+  runServe,
   USAGE,
   UsageError,
 } from "./cli/mod.ts";
@@ -46,6 +51,7 @@ export { EXIT, type MainIO, processIO, type WritableSink } from "./cli/mod.ts";
  * ```
  */
 export async function main(args: string[], io: MainIO = processIO): Promise<number> {
+  if (args[0] === "serve") return await runServe(args.slice(1), io);
   let options;
   try {
     options = parseCliArgs(args);
@@ -58,7 +64,9 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
-  if (options.input !== undefined) return await runCorpus(options, io);
+  if (options.input !== undefined) {
+    return await (options.batchApi ? runBatchCorpus(options, io) : runCorpus(options, io));
+  }
   return await runDemo(options, io);
 }
 

@@ -144,7 +144,9 @@ export interface PipelineOptions<T> extends ResilienceOptions {
   /**
    * How batches are sized: `"fixed"` by `batchSize` and `timeout`, or
    * `"adaptive"` to the arrival rate and call latency, with `timeout` as the
-   * maximum wait (see {@linkcode Batcher}).
+   * maximum wait (see {@linkcode Batcher}). The adaptive strategy also plans
+   * its calls within `rpm` (batches at least `60 000 / rpm` ms apart) and,
+   * without `rpm`, within a budget it learns from 429s.
    *
    * @default {"fixed"}
    */
@@ -412,6 +414,11 @@ function defaultText<T>(item: T): string {
   return item;
 }
 
+/** Whether a call failure code is the API refusing for quota (a 429). */
+function isQuotaRefusal(code: string): boolean {
+  return code === "RESOURCE_EXHAUSTED" || code === "HTTP_429";
+}
+
 /**
  * Runs the four stages — input enqueuer → batcher → embedder → output writer —
  * each linked to the next by a bounded channel whose `close()` marks the end of
@@ -474,14 +481,22 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
     batchSize,
     timeout: options.timeout ?? 1000,
     ...(options.strategy ? { strategy: options.strategy } : {}),
+    // The adaptive strategy plans its call rate within the request budget.
+    ...(options.strategy === "adaptive" && options.rpm !== undefined && { rpm: options.rpm }),
   });
   const text = options.text ?? defaultText;
   const concurrency = options.concurrency ?? 4;
+  const onCall = options.onCall;
   const embedder = options.embedder instanceof ResilientEmbedder
     ? options.embedder
     : new ResilientEmbedder(options.embedder, {
       ...options,
       metrics: options.metrics ?? new EmbeddingMetrics(),
+      // A 429 teaches the adaptive strategy the budget it was not told.
+      onCall: (record) => {
+        if (record.failures.some(isQuotaRefusal)) batcher.observeQuotaExceeded();
+        onCall?.(record);
+      },
     });
   const metrics = embedder.metrics;
   const startedAt = now();

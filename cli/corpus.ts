@@ -11,11 +11,15 @@
  * @module
  */
 
+import { runCachedPipeline } from "../cache/cached_pipeline.ts";
+import { keyToHex } from "../cache/key.ts";
+import type { BatchReason } from "../batcher.ts";
+import type { CacheStats, EmbeddingCache } from "../cache/embedding_cache.ts";
 import type { Embedder } from "../embedder.ts";
 import { CircuitOpenError, redactSecret } from "../errors.ts";
 import { CircuitBreaker } from "../resilience/circuit_breaker.ts";
 import { ResilientEmbedder } from "../resilience/resilient_embedder.ts";
-import type { EmbeddedItem } from "../pipeline.ts";
+import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
@@ -39,6 +43,7 @@ import {
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
+import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
 /** Bad lines reported one by one on stderr before the rest are only counted. */
 const NOTED_BAD_LINES = 10;
@@ -49,6 +54,15 @@ const MAX_HELD_ERRORS = 10_000;
 interface Pending extends InputText {
   readAt: number;
 }
+
+/** A result as the pipeline (with or without the cache) hands it to the writer. */
+type Outcome = EmbeddingResult & {
+  item: Pending;
+  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
+  key?: Uint8Array;
+  cached?: boolean;
+  shared?: boolean;
+};
 
 /**
  * Runs the corpus embedding described by `options` and resolves with the exit
@@ -90,8 +104,15 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     return EXIT.usage;
   }
   const secret = options.simulate ? undefined : apiKey;
+  // The cache first: a file that is not a cache stops the run before the output is touched.
+  const cache = options.cache === undefined ? undefined : await openCache(options, io);
+  if (typeof cache === "string") {
+    io.stderr(cache);
+    return EXIT.usage;
+  }
   const files = await openFiles(options, io);
   if (typeof files === "string") {
+    cache?.close();
     io.stderr(files);
     return EXIT.usage;
   }
@@ -102,6 +123,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     embedder = buildEmbedder(options, simulator ? undefined : apiKey, simulator?.url);
   } catch (error) {
     await simulator?.close();
+    cache?.close();
     files.output.file?.close();
     files.input.file?.close();
     io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
@@ -111,7 +133,15 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
   const where = simulator
     ? `the local simulator at ${simulator.url} (--simulate)`
     : `${options.model} at ${endpoint.url}${endpoint.from ? ` (${endpoint.from})` : ""}`;
-  const run = new CorpusRun(options, io, files.input, files.output, secret, endpoint.host);
+  const run = new CorpusRun(
+    options,
+    io,
+    files.input,
+    files.output,
+    secret,
+    cache,
+    endpoint.host,
+  );
   try {
     return await run.run(embedder, where);
   } finally {
@@ -229,6 +259,9 @@ class CorpusRun {
   #fatal: Error | undefined;
   #interrupted = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #cache: EmbeddingCache | undefined;
+  readonly #cacheCounts: CacheCounts = { hits: 0, misses: 0, shared: 0, savedTokens: 0 };
+  #cacheStats: CacheStats | undefined;
 
   constructor(
     options: CliOptions,
@@ -236,8 +269,10 @@ class CorpusRun {
     input: CorpusInput,
     output: CorpusOutput,
     secret: string | undefined,
+    cache: EmbeddingCache | undefined,
     host: string,
   ) {
+    this.#cache = cache;
     this.#breaker = new CircuitBreaker({
       host,
       ...(options.maxOutageMs !== undefined && { maxOutage: options.maxOutageMs }),
@@ -294,18 +329,28 @@ class CorpusRun {
       truncate: options.truncate,
       circuitBreaker: this.#breaker,
     });
-    await runPipeline<Pending>({
+    const pipeline = {
       inputs: this.#inputs(),
       embedder: this.#resilient,
       batchSize: options.batchSize,
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       timeout: options.timeoutMs,
-      strategy: options.adaptive ? "adaptive" : "fixed",
-      text: (item) => item.text,
+      strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
+      text: (item: Pending) => item.text,
       signal: this.#hardStop.signal,
-      onBatch: (batch) => void this.#counts.batches[batch.reason]++,
-      write: (out) => this.#write(out),
-    });
+      onBatch: (batch: { reason: BatchReason }) => void this.#counts.batches[batch.reason]++,
+      write: (out: Outcome) => this.#write(out),
+    };
+    if (this.#cache === undefined) {
+      await runPipeline<Pending>(pipeline);
+    } else {
+      // Hits are answered before the batcher and never take a batch slot.
+      await runCachedPipeline<Pending>({
+        ...pipeline,
+        cache: this.#cache,
+        context: keyContext(options),
+      });
+    }
     this.#releaseHeld(); // error records after the last embedded input
   }
 
@@ -367,14 +412,18 @@ class CorpusRun {
   }
 
   /** The pipeline's writer: one record per input, in input order. */
-  #write(out: EmbeddedItem<Pending>): Promise<void> | undefined {
+  #write(out: Outcome): Promise<void> | undefined {
     if (this.#fatal !== undefined) return;
     const { item } = out;
     let pending: Promise<void>;
+    if (out.key !== undefined) this.#countCacheUse(out);
     if (out.ok) {
-      pending = this.#writer.write(formatRecord(item.id, { embedding: out.embedding }));
+      pending = this.#writer.write(formatRecord(item.id, {
+        embedding: out.embedding,
+        ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
+      }));
       this.#unwritten.push(undefined);
-      this.#counts.tokens += estimateTokens(item.text);
+      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
@@ -405,6 +454,14 @@ class CorpusRun {
       this.#stopReading.abort(this.#writeFailure);
       throw this.#writeFailure;
     });
+  }
+
+  #countCacheUse(out: Outcome): void {
+    const counts = this.#cacheCounts;
+    if (out.cached) counts.hits++;
+    else counts.misses++;
+    if (out.shared) counts.shared++;
+    if (out.ok && (out.cached || out.shared)) counts.savedTokens += estimateTokens(out.item.text);
   }
 
   #writeError(id: InputId, error: RecordError): Promise<void> {
@@ -476,6 +533,12 @@ class CorpusRun {
     }
     this.#countWritten();
     this.#output.file?.close();
+    try {
+      this.#cacheStats = this.#cache?.stats();
+      this.#cache?.close();
+    } catch (error) {
+      failure ??= `cannot write --cache ${this.#cache!.path}: ${describeError(error)}`;
+    }
     this.#progress?.stop();
     return failure;
   }
@@ -493,6 +556,16 @@ class CorpusRun {
           failure !== undefined,
         ),
       );
+      if (this.#cache && this.#cacheStats) {
+        this.#io.stderr(
+          describeCacheUse(
+            this.#cacheCounts,
+            this.#cache.path,
+            this.#cacheStats,
+            this.#options.model,
+          ),
+        );
+      }
     }
     if (this.#interrupted) return EXIT.interrupted;
     if (failure !== undefined) return EXIT.failed;

@@ -20,3 +20,5 @@
 
 export * from "./embedder.ts";
 export * from "./task_types.ts";
+export * from "./models.ts";
+export * from "./normalize.ts";

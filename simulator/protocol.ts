@@ -151,7 +151,10 @@ function checkModel(apiVersion: string, model: string, config: ProtocolConfig): 
  * query parameter. No key is `403 PERMISSION_DENIED` ("unregistered
  * callers"); a key that is not valid is `400 INVALID_ARGUMENT`, not 401.
  */
-function authenticate(request: Request, config: ProtocolConfig): string {
+export function authenticate(
+  request: Request,
+  config: Pick<ProtocolConfig, "apiKeys">,
+): string {
   const key = request.headers.get("x-goog-api-key") ??
     new URL(request.url).searchParams.get("key") ?? "";
   if (key === "") {

@@ -38,6 +38,7 @@
 
 import { now } from "../internal/clock.ts";
 import {
+  authenticate,
   bareModel,
   DEFAULT_DIMENSIONS,
   errorResponse,
@@ -55,10 +56,12 @@ import {
   type SimulatorFaults,
   type SimulatorLatency,
 } from "./faults.ts";
+import { BatchSimulator, type BatchSimulatorOptions } from "./batch.ts";
 import { countTokens, QuotaBook, quotaExceeded, type SimulatorKeyStats } from "./quota.ts";
 
 export { countTokens, type SimulatorKeyStats } from "./quota.ts";
 export type { SimulatedBatch, SimulatedRequest } from "./protocol.ts";
+export { BatchSimulator, type BatchSimulatorOptions, type BatchSimulatorStats } from "./batch.ts";
 export {
   GEMINI_LATENCY,
   type LatencySpike,
@@ -222,6 +225,14 @@ export interface SimulatorHandlerOptions {
    */
   onBatch?: (batch: SimulatedBatch) => void;
   /**
+   * The Batch API (files, resumable upload, `:asyncBatchEmbedContent` and
+   * `batches`): job timing, the enqueued-token cap and faults. Its routes
+   * are always served; these options tune them.
+   *
+   * @default {{}}
+   */
+  batch?: BatchSimulatorOptions;
+  /**
    * Marks the server as shutting down: calls waiting out their latency (or
    * hanging) are answered at once with `503 UNAVAILABLE`, as are calls
    * arriving later.
@@ -290,6 +301,8 @@ export interface SimulatorHandler {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
 }
 
 /**
@@ -376,11 +389,18 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
     peakRequestsPerMinute: 0,
     peakTokensPerMinute: 0,
   };
+  const batchApi = new BatchSimulator(options.batch ?? {}, simulatedEmbedding);
   const handler = async (request: Request, call: SimulatorCallOptions = {}): Promise<Response> => {
     stats.requests++;
     let response: Response;
     let texts = 0;
     try {
+      if (batchApi.matches(new URL(request.url).pathname)) {
+        authenticate(request, config);
+        response = await batchApi.handle(request);
+        stats.byStatus[response.status] = (stats.byStatus[response.status] ?? 0) + 1;
+        return response;
+      }
       const { batch, key } = await parseCall(request, config);
       const tokens = batch.requests.reduce((sum, { text }) => sum + countTokens(text), 0);
       const admission = quota.admit(key, tokens, now());
@@ -430,6 +450,7 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
   return Object.assign(handler, {
     stats: stats as Readonly<SimulatorStats>,
     keyStats: (apiKey: string) => quota.stats(apiKey),
+    batch: batchApi,
   });
 }
 
@@ -459,6 +480,8 @@ export interface Simulator extends AsyncDisposable {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
   /**
    * Stops the server: calls still waiting out their latency, or hanging, are
    * answered with `503 UNAVAILABLE`, then the listener closes. Calling it
@@ -544,6 +567,7 @@ export function startSimulator(options: SimulatorOptions = {}): Simulator {
     url: `http://127.0.0.1:${server.addr.port}`,
     stats: handler.stats,
     keyStats: handler.keyStats,
+    batch: handler.batch,
     close,
     [Symbol.asyncDispose]: close,
   };
