@@ -29,6 +29,16 @@ export interface CircuitBreakerOptions {
    */
   maxOutage?: number | string;
   /**
+   * How long an open breaker refuses every call before it lets calls through
+   * again ("half-open"): the next call's success closes it, its failure opens
+   * it again at once. A run stops at the first `CircuitOpenError`, so this
+   * matters to long-lived users such as a server's `EmbeddingBatcher`.
+   * Milliseconds or a string like `"30s"`; `Infinity` keeps it open.
+   *
+   * @default {"30s"}
+   */
+  resetAfter?: number | string;
+  /**
    * The host to name in messages when the error does not name one (a timeout
    * never does).
    *
@@ -69,8 +79,10 @@ export interface CircuitState {
  *   failures have lasted `maxOutage`.
  *
  * Any answer from the server (a success or an HTTP error) ends a run of
- * failures. Once open, the breaker stays open: {@linkcode CircuitBreaker.throwIfOpen}
- * and {@linkcode CircuitBreaker.recordFailure} throw its {@linkcode CircuitOpenError}.
+ * failures. While open, {@linkcode CircuitBreaker.throwIfOpen} and
+ * {@linkcode CircuitBreaker.recordFailure} throw its {@linkcode CircuitOpenError};
+ * after `resetAfter` it lets calls through again, and the first failure
+ * opens it once more.
  *
  * @example A refused connection opens the breaker on the third failure
  * ```ts
@@ -90,6 +102,9 @@ export interface CircuitState {
 export class CircuitBreaker {
   readonly #failFast: number;
   readonly #maxOutage: number;
+  readonly #resetAfter: number;
+  #openedAt = 0;
+  #halfOpen = false;
   readonly #host: string | undefined;
   #succeeded = false;
   #failures = 0;
@@ -106,7 +121,7 @@ export class CircuitBreaker {
    * @throws {RangeError} If `failFast` is not a positive integer or `maxOutage` is not a duration.
    */
   constructor(options: CircuitBreakerOptions = {}) {
-    const { failFast = 3, maxOutage = "5m" } = options;
+    const { failFast = 3, maxOutage = "5m", resetAfter = "30s" } = options;
     if (!Number.isInteger(failFast) || failFast < 1) {
       throw new RangeError(
         `Cannot create circuit breaker: failFast must be a positive integer, received ${failFast}`,
@@ -114,6 +129,7 @@ export class CircuitBreaker {
     }
     try {
       this.#maxOutage = parseDuration(maxOutage, "maxOutage");
+      this.#resetAfter = parseDuration(resetAfter, "resetAfter");
     } catch (error) {
       throw new RangeError(`Cannot create circuit breaker: ${(error as Error).message}`);
     }
@@ -148,12 +164,16 @@ export class CircuitBreaker {
    * @throws {CircuitOpenError} If the breaker is open.
    */
   throwIfOpen(): void {
-    if (this.#open) throw this.#open;
+    if (this.#open === undefined) return;
+    if (now() - this.#openedAt < this.#resetAfter) throw this.#open;
+    this.#open = undefined; // half-open: the next call decides
+    this.#halfOpen = true;
   }
 
   /** Records a call that got an answer with vectors: any run of failures ends. */
   recordSuccess(): void {
     this.#succeeded = true;
+    this.#halfOpen = false;
     this.#reset();
   }
 
@@ -170,6 +190,7 @@ export class CircuitBreaker {
     this.throwIfOpen();
     const failure = describeNetworkFailure(error);
     if (failure.kind === "other") {
+      this.#halfOpen = false;
       this.#reset();
       return undefined;
     }
@@ -182,9 +203,10 @@ export class CircuitBreaker {
     const outageMs = time - this.#since;
     const unreachable = !this.#succeeded &&
       (this.#failures >= this.#failFast || this.#timeouts >= 2);
-    if (unreachable || (this.#succeeded && outageMs >= this.#maxOutage)) {
+    if (this.#halfOpen || unreachable || (this.#succeeded && outageMs >= this.#maxOutage)) {
+      this.#openedAt = time;
       this.#open = new CircuitOpenError({
-        kind: unreachable ? "unreachable" : "outage",
+        kind: this.#succeeded ? "outage" : "unreachable",
         host: this.#lastHost ?? this.#host,
         reason: failure.reason,
         failures: this.#failures,

@@ -177,3 +177,34 @@ Deno.test("CircuitBreaker: after a success a network error keeps the call's atte
   assert.equal(breaker.isOutage(breaker.recordFailure(timeout())), true, "3 in a row: an outage");
   assert.equal(breaker.state.waiting, true);
 });
+
+Deno.test("CircuitBreaker lets calls through again after resetAfter; one failure reopens it, a success closes it", async () => {
+  using time = new FakeTime();
+  const breaker = new CircuitBreaker({ resetAfter: "30s" });
+  for (let i = 0; i < 2; i++) breaker.recordFailure(refused());
+  assert.throws(() => breaker.recordFailure(refused()), CircuitOpenError);
+  await time.tick(29_999);
+  assert.throws(() => breaker.throwIfOpen(), CircuitOpenError, "still open");
+  await time.tick(1);
+  breaker.throwIfOpen(); // half-open: a probe may go
+  assert.throws(() => breaker.recordFailure(refused()), CircuitOpenError, "reopened at once");
+  await time.tick(30_000);
+  breaker.throwIfOpen();
+  breaker.recordSuccess();
+  assert.deepEqual([breaker.state.open, breaker.state.failures], [false, 0]);
+});
+
+Deno.test("A long-lived EmbeddingBatcher serves again once the API is back after its breaker opened", async () => {
+  using time = new FakeTime();
+  let down = true;
+  const { embedder } = scripted(() => down ? refused() : "ok");
+  const batcher = new EmbeddingBatcher({ embedder, batchSize: 1, timeout: 10 });
+  const failed = await time.until(batcher.embed("a").then(() => undefined, (e) => e), 10);
+  assert.ok(failed instanceof CircuitOpenError, String(failed));
+  down = false;
+  const refusedFast = await time.until(batcher.embed("b").then(() => undefined, (e) => e), 10);
+  assert.ok(refusedFast instanceof CircuitOpenError, "open: refused without a call");
+  await time.tick(30_000);
+  assert.deepEqual(await time.until(batcher.embed("c"), 10), [1]);
+  await time.until(batcher.close(), 10);
+});
