@@ -414,6 +414,7 @@ class CorpusRun {
   /** The pipeline's writer: one record per input, in input order. */
   #write(out: Outcome): Promise<void> | undefined {
     if (this.#fatal !== undefined) return;
+    this.#countWritten(); // keeps the not-yet-written list as short as the writer's buffer
     const { item } = out;
     let pending: Promise<void>;
     if (out.key !== undefined) this.#countCacheUse(out);

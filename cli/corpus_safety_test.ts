@@ -403,8 +403,14 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
         ...["--input", `${dir}/in.txt`, "--output", out, "--dimensions", "2"],
         ...["--base-url", `http://127.0.0.1:${server.addr.port}`, "--batch-size", "1"],
         ...["--concurrency", "1", "--max-outage", "2s", "--max-attempts", "1"],
+        ...["--progress-interval", "100ms"],
       ], { GEMINI_API_KEY: "test-key-0123456789" });
       assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /waiting: API unreachable for 0:0\d \(connection refused\), retrying until 0:02/,
+        "progress says the outage is being waited out",
+      );
       assert.match(
         stderr,
         /Cannot reach 127\.0\.0\.1:\d+: connection refused \(calls failed for [\d.]+s after earlier calls had succeeded\); the inputs not yet embedded are not done: run again with --resume/,
