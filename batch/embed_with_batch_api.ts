@@ -26,6 +26,8 @@ export interface BatchInput {
   id: string | number | bigint;
   /** The text. */
   text: string;
+  /** A document's title, sent with the `RETRIEVAL_DOCUMENT` task type (as the model takes it). */
+  title?: string;
 }
 
 /** Why an input has no embedding. */
@@ -326,6 +328,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
 interface Slot {
   id: string | number | bigint;
   text: string;
+  title?: string;
   member: JobMember;
 }
 
@@ -628,7 +631,10 @@ class BatchRun {
         ...(this.#options.dimensions !== undefined && { dimensions: this.#options.dimensions }),
         ...(this.#options.taskType !== undefined && { taskType: this.#options.taskType }),
       };
-      for (const [key, slot] of job.slots) lines.push(jobLine(key, slot.text, request));
+      for (const [key, slot] of job.slots) {
+        const title = slot.title === undefined ? {} : { title: slot.title };
+        lines.push(jobLine(key, slot.text, { ...request, ...title }));
+      }
       job.file = await this.#client.uploadJobFile(new Blob(lines), job.displayName);
       await this.#journal?.append({ t: "file", seq: job.seq, file: job.file });
     }

@@ -18,6 +18,8 @@ export interface JobRequestOptions {
   dimensions?: number;
   /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
   taskType?: string;
+  /** The document's title, used with `RETRIEVAL_DOCUMENT`. */
+  title?: string;
 }
 
 /**
@@ -48,10 +50,11 @@ export function jobLine(key: string, text: string, options: JobRequestOptions): 
   const known = taskType === undefined ||
     (GEMINI_TASK_TYPES as readonly string[]).includes(taskType);
   const task = known
-    ? applyTask(modelProfile(model), text, taskType as GeminiTaskType | undefined)
+    ? applyTask(modelProfile(model), text, taskType as GeminiTaskType | undefined, options.title)
     : { text, taskType };
   const request: Record<string, unknown> = { model, content: { parts: [{ text: task.text }] } };
   if (task.taskType !== undefined) request.taskType = task.taskType;
+  if ("title" in task && task.title !== undefined) request.title = task.title;
   if (options.dimensions !== undefined) request.outputDimensionality = options.dimensions;
   return `${JSON.stringify({ key, request })}\n`;
 }

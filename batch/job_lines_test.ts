@@ -77,3 +77,17 @@ Deno.test("jobLine expresses the task per model: 001's field, gemini-embedding-2
   );
   assert.equal(doc.request.content.parts[0].text, "title: none | text: d");
 });
+
+Deno.test("jobLine sends a document's title the way the model takes it", () => {
+  const options = { taskType: "RETRIEVAL_DOCUMENT", title: "Help" };
+  const v2 = JSON.parse(jobLine("1", "d", { model: "gemini-embedding-2", ...options }));
+  assert.deepEqual(v2.request.content.parts, [{ text: "title: Help | text: d" }]);
+  assert.equal(v2.request.title, undefined);
+  const v1 = JSON.parse(jobLine("1", "d", { model: "gemini-embedding-001", ...options }));
+  assert.equal(v1.request.title, "Help");
+  assert.equal(v1.request.taskType, "RETRIEVAL_DOCUMENT");
+  const query = JSON.parse(
+    jobLine("1", "q", { model: "gemini-embedding-001", taskType: "RETRIEVAL_QUERY", title: "x" }),
+  );
+  assert.equal(query.request.title, undefined, "a title only with RETRIEVAL_DOCUMENT");
+});

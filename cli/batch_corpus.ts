@@ -277,6 +277,7 @@ class BatchCorpusRun {
     const records = readInputs(this.#input.source, {
       format: this.#input.format,
       textField: this.#options.textField,
+      titleField: this.#options.titleField,
     });
     for await (const record of records) {
       this.#counts.read++;
@@ -290,13 +291,24 @@ class BatchCorpusRun {
         yield { id: record.id, text: record.ok ? record.text : "" };
         continue;
       }
-      if (!record.ok) {
+      if (!record.ok || record.files !== undefined) {
         this.#counts.badLines++;
-        await this.#writeError(record.id, record.error);
+        await this.#writeError(
+          record.id,
+          record.ok
+            ? {
+              code: "UNSUPPORTED_MEDIA",
+              message: `line ${
+                record.line + 1
+              }: --batch-api embeds text lines only; embed lines with "file" without --batch-api`,
+            }
+            : record.error,
+        );
         this.#counts.written++;
         continue;
       }
-      yield { id: record.id, text: record.text };
+      const title = this.#options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
+      yield { id: record.id, text: record.text, ...(title !== undefined && { title }) };
     }
   }
 

@@ -289,3 +289,55 @@ Deno.test("CLI --resume keeps to the normalisation the output was made with", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("CLI --batch-api: titles reach the job lines, a line with files is UNSUPPORTED_MEDIA", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-models-batch-" });
+  try {
+    const lines = [
+      { id: "a", text: "Open Settings.", title: "Help" },
+      { id: "b", text: "Dogs bark." },
+      { id: "c", text: "a cat", file: "cat.png" },
+    ];
+    await Deno.writeTextFile(
+      `${dir}/in.jsonl`,
+      lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+    );
+    const errors: string[] = [];
+    const code = await main([
+      "--input",
+      `${dir}/in.jsonl`,
+      "--output",
+      `${dir}/out.jsonl`,
+      "--batch-api",
+      "--simulate",
+      "--simulate-batch-pending",
+      "10ms",
+      "--simulate-batch-running",
+      "10ms",
+      "--poll-interval",
+      "10ms",
+      "--task-type",
+      "RETRIEVAL_DOCUMENT",
+      "--dimensions",
+      "8",
+      "--quiet",
+    ], { stdout: () => {}, stderr: (l) => void errors.push(l), env: () => undefined });
+    assert.equal(code, 3, errors.join("\n"));
+    const records = byId(
+      (await Deno.readTextFile(`${dir}/out.jsonl`)).split("\n").filter((l) => l !== "").map((l) =>
+        JSON.parse(l)
+      ),
+    );
+    assert.deepEqual(
+      records.get("a")?.embedding,
+      simulatedEmbedding("title: Help | text: Open Settings.", 8),
+    );
+    assert.deepEqual(
+      records.get("b")?.embedding,
+      simulatedEmbedding("title: none | text: Dogs bark.", 8),
+    );
+    assert.equal(records.get("c")?.error?.code, "UNSUPPORTED_MEDIA");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
