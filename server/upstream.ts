@@ -6,7 +6,7 @@
  */
 
 import { GoogleGenAI } from "@google/genai";
-import type { Embedder } from "../embedder.ts";
+import type { Embedder, EmbedInput } from "../embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 
@@ -75,19 +75,31 @@ export function geminiUpstream(options: GeminiUpstreamOptions): UpstreamFactory 
     ...(options.baseUrl !== undefined && { httpOptions: { baseUrl: options.baseUrl } }),
   });
   return (group) => {
-    const { title } = group;
-    const client = title === undefined ? sdk : {
-      models: {
-        embedContent: (params: Parameters<GoogleGenAI["models"]["embedContent"]>[0]) =>
-          sdk.models.embedContent({ ...params, config: { ...params.config, title } }),
-      },
-    };
-    return new GeminiEmbedder({
-      client,
+    const embedder = new GeminiEmbedder({
+      client: sdk,
       apiKey: options.apiKey, // only to redact it from error messages
       model: group.model,
       ...(group.dimensions !== undefined && { outputDimensionality: group.dimensions }),
       ...(group.taskType !== undefined && { taskType: group.taskType }),
     });
+    return group.title === undefined ? embedder : titled(embedder, group.title);
+  };
+}
+
+/**
+ * The group's title on every input, so that the embedder sends it the way its
+ * model takes it: the `title` field for gemini-embedding-001 (with
+ * `RETRIEVAL_DOCUMENT`), `title: … | text: …` in the text for
+ * gemini-embedding-2, which must get no `title` field.
+ */
+function titled(embedder: GeminiEmbedder, title: string): Embedder {
+  const withTitle = (input: EmbedInput): EmbedInput =>
+    typeof input === "string" ? { text: input, title } : { title, ...input };
+  return {
+    embed: (texts, options) => embedder.embedContents(texts.map(withTitle), options),
+    embedContents: (inputs, options) => embedder.embedContents(inputs.map(withTitle), options),
+    maxInputTokens: embedder.maxInputTokens,
+    inputTokens: (input) => embedder.inputTokens(withTitle(input)),
+    callGroup: (input) => embedder.callGroup(withTitle(input)),
   };
 }
