@@ -204,6 +204,11 @@ const modes: [string, string[] | undefined][] = [
   ["direct to upstream", undefined],
 ];
 console.log(
+  `load average before the run: ${
+    Deno.loadavg().map((l) => l.toFixed(2)).join(", ")
+  } (${navigator.hardwareConcurrency} CPUs)`,
+);
+console.log(
   `embatch bench:serve: ${RATE} single-text requests/s for ${
     DURATION_MS / 1000
   } s from ${CLIENTS} clients; ` +
@@ -258,6 +263,15 @@ console.log(
   `upstream calls: ${fmt(reduction)}x fewer with batching (target >= 20x): ${
     reduction >= 20 ? "met" : "NOT met"
   }`,
+);
+const floor = results["direct to upstream"]!.addedP99;
+console.log(
+  `measurement floor: the direct path's own "added" p99 is ${
+    fmt(floor)
+  } ms (client and event-loop ` +
+    `delay on this machine, no server involved); batching's added p99 beyond it: ${
+      fmt(batching.addedP99 - floor)
+    } ms`,
 );
 console.log(
   `added p99 with batching: ${fmt(batching.addedP99)} ms (target <= timeout + 10 = ${
