@@ -20,6 +20,7 @@ import {
   type MainIO,
   parseCliArgs,
   processIO,
+  runBatchCorpus,
   runCorpus,
   runDemo,
   runServe,
@@ -62,7 +63,9 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
-  if (options.input !== undefined) return await runCorpus(options, io);
+  if (options.input !== undefined) {
+    return await (options.batchApi ? runBatchCorpus(options, io) : runCorpus(options, io));
+  }
   return await runDemo(options, io);
 }
 

@@ -18,6 +18,7 @@
 
 export * from "./args.ts";
 export * from "./corpus.ts";
+export * from "./batch_corpus.ts";
 export * from "./demo.ts";
 export * from "./io.ts";
 export type { WritableSink } from "./output.ts";
