@@ -305,7 +305,10 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.callTimeout !== undefined && { callTimeout: options.callTimeout }),
       retry: { maxAttempts: 10, maxRetryTime: requestTimeoutMs, ...options.retry },
-      onCall: (record) => m.batchTexts.observe(record.texts),
+      onCall: (record) => {
+        m.batchTexts.observe(record.texts);
+        m.callLatency.observe(record.latencyMs / 1000);
+      },
     },
     metrics: upstreamMetrics,
     onItemLatency: (ms) => m.itemLatency.observe(ms / 1000),
