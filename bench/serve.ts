@@ -44,6 +44,7 @@ const KEY = "bench-upstream-key";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MODEL = "gemini-embedding-001";
 const TRIVIAL = new URL("./_trivial_server.ts", import.meta.url).pathname;
+const SIMULATOR_CLI = new URL("../simulator/cli.ts", import.meta.url).pathname;
 
 /** The simulator on loopback, timing each call and noting which texts it carried. */
 function startUpstream(latency: SimulatorLatency) {
@@ -104,7 +105,7 @@ async function startProcess(script: string[]) {
   }
   reader.releaseLock();
   void child.stdout.cancel().catch(() => {});
-  const url = /^listening on (\S+)/.exec(text)![1]!;
+  const url = /listening on (\S+)/.exec(text)![1]!;
   return {
     url,
     async stop() {
@@ -298,18 +299,11 @@ try {
 } finally {
   await ceiling.stop();
 }
-// The instant upstream is the simulator inside the server process (--simulate):
-// in the bench process its answers would wait behind the load generator.
-const fast = await startProcess([
-  MAIN,
-  "serve",
-  "--port",
-  "0",
-  "--simulate",
-  "--client-concurrency",
-  "100000",
-  "--max-queue",
-  "100000",
+// The instant upstream is the simulator in a process of its own: in the bench
+// process its answers would wait behind the load generator, and inside the
+// server (--simulate) its work would be charged to the server.
+const instant = await startProcess([SIMULATOR_CLI, "--port", "0"]);
+const fast = await startServe(instant.url, [
   "--batch-size",
   "100",
   "--timeout",
@@ -331,4 +325,5 @@ try {
   );
 } finally {
   await fast.stop();
+  await instant.stop();
 }

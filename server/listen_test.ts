@@ -5,11 +5,10 @@ import OpenAI from "openai";
 import { type ServerOptions, startServer } from "./listen.ts";
 import { geminiUpstream } from "./upstream.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
-import { normalize } from "../gemini/normalize.ts";
 
-/** What the server answers for `text`: 001's reduced-size vector, normalised by GeminiEmbedder. */
+/** What the server answers for `text`: the values exactly as the upstream sent them. */
 function expected(text: string, dimensions: number): number[] {
-  return normalize(simulatedEmbedding(text, dimensions, MODEL));
+  return simulatedEmbedding(text, dimensions, MODEL);
 }
 
 const SERVER_KEY = "sk-server-upstream-SECRET-7f3a";
