@@ -12,7 +12,7 @@
  *
  * Flags: --rate N (1000), --duration DURATION (5s), --clients N (50),
  * --timeout DURATION (the server's batch timeout, 50ms), --throughput-duration
- * DURATION (3s), --throughput-clients N (1000).
+ * DURATION (3s), --throughput-clients N (256).
  *
  * @module
  */
@@ -31,7 +31,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "50" },
     timeout: { type: "string", default: "50ms" },
     "throughput-duration": { type: "string", default: "3s" },
-    "throughput-clients": { type: "string", default: "1000" },
+    "throughput-clients": { type: "string", default: "256" },
   },
 });
 const RATE = Number(values.rate);
