@@ -1,7 +1,7 @@
 // Internal: an error answered to the client, rendered in the protocol it spoke:
 // Gemini's {"error":{code,message,status}} or OpenAI's {"error":{message,type,param,code}}.
 
-import { EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
+import { CircuitOpenError, EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
 
 /** The protocol a request spoke, which decides the shape of its answers. */
 export type Protocol = "gemini" | "openai";
@@ -123,6 +123,10 @@ export function toHttpError(error: unknown): HttpError {
     return new HttpError("overloaded", "Server is shutting down: retry on another instance", {
       retryAfter: 1,
     });
+  }
+  if (error instanceof CircuitOpenError) {
+    // Upstream cannot be reached: every call would fail alike until the breaker lets one through.
+    return new HttpError("upstream", `Upstream unreachable: ${error.reason}`, { retryAfter: 30 });
   }
   if (!(error instanceof EmbeddingError)) {
     return new HttpError("internal", "Internal error: the request could not be served");
