@@ -18,6 +18,7 @@ import {
   packMembers,
 } from "./journal.ts";
 import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./job_lines.ts";
+import { normalize } from "../gemini/normalize.ts";
 
 /** One text to embed. */
 export interface BatchInput {
@@ -86,6 +87,13 @@ export interface EmbedWithBatchApiOptions {
   dimensions?: number;
   /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
   taskType?: string;
+  /**
+   * Scale every vector to unit length (gemini-embedding-001 returns shorter
+   * vectors below 3072 values); `false` gives the values as returned.
+   *
+   * @default {true}
+   */
+  normalize?: boolean;
   /**
    * The API's base URL.
    *
@@ -709,7 +717,7 @@ class BatchRun {
         this.#progress.tokens += line.tokens ?? estimateTokens(slot.text);
         return {
           id: slot.id,
-          embedding: line.values,
+          embedding: this.#options.normalize === false ? line.values : normalize(line.values),
           ...(line.tokens !== undefined && { tokens: line.tokens }),
         };
       }

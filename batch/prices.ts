@@ -3,11 +3,12 @@
  * and through the Batch API (half), for the estimated cost in a run's
  * summary. Dated: prices change, so the CLI lets a flag override them.
  *
- * TODO(issue 11): switch to the model profiles of `gemini/models.ts` once
- * they land on main; this small table stands in until then.
+ * The prices come from the model profiles (`gemini/models.ts`).
  *
  * @module
  */
+
+import { MODEL_PROFILES } from "../gemini/models.ts";
 
 /** A model's price in US dollars per million input tokens. */
 export interface EmbeddingPrice {
@@ -18,7 +19,7 @@ export interface EmbeddingPrice {
 }
 
 /** When {@linkcode EMBEDDING_PRICES} was last checked against Google's pricing page. */
-export const PRICES_AS_OF = "2026-11-28";
+export const PRICES_AS_OF: string = MODEL_PROFILES["gemini-embedding-2"].price!.asOf;
 
 /**
  * Text-input prices by model (Google's pricing page; gemini-embedding-001
@@ -33,10 +34,16 @@ export const PRICES_AS_OF = "2026-11-28";
  * assert.equal(price.batch * 2, price.interactive);
  * ```
  */
-export const EMBEDDING_PRICES: Readonly<Record<string, EmbeddingPrice>> = Object.freeze({
-  "gemini-embedding-001": { interactive: 0.15, batch: 0.075 },
-  "gemini-embedding-2": { interactive: 0.20, batch: 0.10 },
-});
+export const EMBEDDING_PRICES: Readonly<Record<string, EmbeddingPrice>> = Object.freeze(
+  // From the model profiles (gemini/models.ts), the one dated price table.
+  Object.fromEntries(
+    Object.values(MODEL_PROFILES).flatMap(({ model, price }) =>
+      price?.batchText === undefined
+        ? []
+        : [[model, { interactive: price.text, batch: price.batchText }]]
+    ),
+  ),
+);
 
 /**
  * Estimates the cost of `tokens` input tokens on `model` at both prices.

@@ -216,6 +216,7 @@ class BatchCorpusRun {
       const results = embedWithBatchApi(this.#inputs(), {
         ...client,
         model: options.model,
+        normalize: options.normalize,
         ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
         ...(options.taskType !== undefined && { taskType: options.taskType }),
         journal: this.#journal,

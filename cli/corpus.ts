@@ -24,6 +24,7 @@ import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { loadMediaFiles } from "../gemini/media_files.ts";
 import { type ModelProfile, modelProfile } from "../gemini/models.ts";
+import { plannedTokens, planRequest } from "../gemini/request.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -436,6 +437,15 @@ class CorpusRun {
     return { ...content, media };
   }
 
+  /** The estimated tokens of what was sent for an input: its text with the task instruction, and its media. */
+  #sentTokens(item: Pending): number {
+    try {
+      return plannedTokens(planRequest(this.#profile, item.input, this.#options.taskType));
+    } catch {
+      return estimateTokens(item.text);
+    }
+  }
+
   /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */
   #admit(record: InputRecord): boolean {
     if (this.#output.resume?.done.has(record.id)) {
@@ -479,7 +489,7 @@ class CorpusRun {
         ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
       }));
       this.#unwritten.push(undefined);
-      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
+      if (!out.cached && !out.shared) this.#counts.tokens += this.#sentTokens(item);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
