@@ -76,7 +76,19 @@ export interface AdaptivePolicyOptions {
    * @default {0.1}
    */
   smoothing?: number;
+  /**
+   * The request budget: the most batches (calls) per minute the policy may
+   * plan. Batches then leave at least `60 000 / rpm` ms apart, as soon as
+   * that allows. {@linkcode AdaptivePolicy.observeQuotaExceeded} lowers it.
+   *
+   * @default {Infinity}
+   */
+  rpm?: number;
 }
+
+/** How far below the call rate that drew a 429 a learned budget is set. */
+const LEARNED_BUDGET_FACTOR = 0.9;
+const MINUTE_MS = 60_000;
 
 /**
  * The adaptive rule, as a small state machine a batcher consults.
@@ -100,6 +112,13 @@ export interface AdaptivePolicyOptions {
  *   until the downstream frees up (then it leaves at once) or `maxWait`.
  * - **Never past `maxWait`**: a batch's first item never waits longer than
  *   `maxWait`, whatever the estimates say.
+ *
+ * - **Request budget**: with `rpm` (or a budget learned from 429s), batches
+ *   leave at least `60 000 / rpm` ms apart, so the planned call rate never
+ *   exceeds it; within that, a batch leaves as soon as the rule above and
+ *   the spacing both allow, which spends the budget on latency. The budget
+ *   takes precedence over `maxWait` and over a full batch: a call the quota
+ *   does not allow would only wait or be refused.
  *
  * A gap sample is capped at `H`: any gap that long already means `n = 1`, and
  * the cap keeps one long silence from masking the burst after it. Items
@@ -133,6 +152,11 @@ export class AdaptivePolicy implements BatchFeedback {
   #lastArrival = NaN;
   #saturated = false;
   #wake: AbortController | undefined;
+  #rpm: number;
+  #minInterval: number;
+  #lastDeparture = -Infinity;
+  // Departure times in the last minute, oldest first: what a 429 teaches.
+  #departures: number[] = [];
 
   /**
    * Constructs a new policy.
@@ -141,7 +165,12 @@ export class AdaptivePolicy implements BatchFeedback {
    * @throws {RangeError} If `initialLatencyMs` is negative or not finite, or `smoothing` is not in (0, 1].
    */
   constructor(options: AdaptivePolicyOptions) {
-    const { batchSize, maxWait, initialLatencyMs = 100, smoothing = 0.1 } = options;
+    const { batchSize, maxWait, initialLatencyMs = 100, smoothing = 0.1, rpm = Infinity } = options;
+    if (!(rpm > 0)) {
+      throw new RangeError(
+        `Cannot create adaptive policy: rpm must be a positive number, received ${rpm}`,
+      );
+    }
     if (!Number.isFinite(initialLatencyMs) || initialLatencyMs < 0) {
       throw new RangeError(
         `Cannot create adaptive policy: initialLatencyMs must be a non-negative finite number, received ${initialLatencyMs}`,
@@ -156,6 +185,8 @@ export class AdaptivePolicy implements BatchFeedback {
     this.#maxWait = maxWait;
     this.#alpha = smoothing;
     this.#latency = initialLatencyMs;
+    this.#rpm = rpm;
+    this.#minInterval = MINUTE_MS / rpm;
     // Until arrivals are seen, assume a trickle: one item per call.
     this.#gap = Math.max(HEADROOM * initialLatencyMs, 1);
   }
@@ -168,6 +199,53 @@ export class AdaptivePolicy implements BatchFeedback {
   /** The estimated call latency, in milliseconds. */
   get latencyMs(): number {
     return this.#latency;
+  }
+
+  /** The request budget in calls per minute (`Infinity`: none). */
+  get rpm(): number {
+    return this.#rpm;
+  }
+
+  /**
+   * The earliest time the next batch may leave under the request budget
+   * (`-Infinity` without one).
+   *
+   * @returns Milliseconds, on the batcher's clock.
+   */
+  earliestDeparture(): number {
+    return this.#rpm === Infinity ? -Infinity : this.#lastDeparture + this.#minInterval;
+  }
+
+  /**
+   * Records that a batch left (one call), at `at`.
+   *
+   * @param at When (ms, from the batcher's clock).
+   */
+  observeDeparture(at: number): void {
+    this.#lastDeparture = at;
+    const departures = this.#departures;
+    departures.push(at);
+    if (departures[0]! <= at - MINUTE_MS) {
+      let old = 1;
+      while (old < departures.length && departures[old]! <= at - MINUTE_MS) old++;
+      departures.splice(0, old);
+    }
+  }
+
+  /**
+   * Records that the API refused a call for quota (a 429) at `at`: the
+   * budget becomes 90% of the calls that left in the minute before, if that
+   * is lower than the budget in force. It is never raised again.
+   *
+   * @param at When (ms, from the batcher's clock).
+   */
+  observeQuotaExceeded(at: number): void {
+    const recent = this.#departures.filter((t) => t > at - MINUTE_MS).length;
+    const learned = Math.max(1, Math.floor(recent * LEARNED_BUDGET_FACTOR));
+    if (learned < this.#rpm) {
+      this.#rpm = learned;
+      this.#minInterval = MINUTE_MS / learned;
+    }
   }
 
   /** Whether the downstream last reported backpressure. */

@@ -324,3 +324,36 @@ Deno.test("runPipeline with the adaptive strategy writes every input in order", 
   // Each burst of 100 goes out in a few batches, not in 100 calls.
   assert.ok(summary.calls <= 12, `${summary.calls} calls: ${sizes}`);
 });
+
+Deno.test("AdaptivePolicy with an rpm budget spaces departures 60 000 / rpm apart", () => {
+  const policy = new AdaptivePolicy({ batchSize: 100, maxWait: 1000, rpm: 60 });
+  assert.equal(policy.rpm, 60);
+  assert.equal(policy.earliestDeparture(), -Infinity);
+  policy.observeDeparture(5000);
+  assert.equal(policy.earliestDeparture(), 6000);
+  const unlimited = new AdaptivePolicy({ batchSize: 100, maxWait: 1000 });
+  unlimited.observeDeparture(5000);
+  assert.equal(unlimited.earliestDeparture(), -Infinity);
+});
+
+Deno.test("AdaptivePolicy learns a budget below the call rate that drew a 429, and never raises it", () => {
+  const policy = new AdaptivePolicy({ batchSize: 100, maxWait: 1000 });
+  for (let t = 0; t <= 70_000; t += 1000) policy.observeDeparture(t); // 60 calls/min
+  policy.observeQuotaExceeded(70_000);
+  assert.equal(policy.rpm, 54); // 90% of the 60 departures in the last minute
+  assert.equal(policy.earliestDeparture(), 70_000 + 60_000 / 54);
+  policy.observeQuotaExceeded(70_000); // still 60 in the window: 54 is not lower
+  assert.equal(policy.rpm, 54);
+  policy.observeDeparture(200_000);
+  policy.observeQuotaExceeded(200_000); // one call in the last minute: budget 1
+  assert.equal(policy.rpm, 1);
+});
+
+Deno.test("AdaptivePolicy rejects a non-positive rpm", () => {
+  for (const rpm of [0, -1, NaN]) {
+    assert.throws(
+      () => new AdaptivePolicy({ batchSize: 10, maxWait: 100, rpm }),
+      (e) => e instanceof RangeError && e.message.includes(`received ${rpm}`),
+    );
+  }
+});

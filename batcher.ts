@@ -6,7 +6,8 @@
 
 import { now } from "./internal/clock.ts";
 import { AdaptivePolicy, type BatchFeedback, type CallObservation } from "./adaptive.ts";
-import { Channel, type TryReceiveResult } from "./channel.ts";
+import { BatchWait } from "./_batch_wait.ts";
+import { Channel, type ReceiveResult, type TryReceiveResult } from "./channel.ts";
 import { parseDuration } from "./duration.ts";
 
 /**
@@ -71,6 +72,15 @@ export interface BatcherOptions {
    * @default {100}
    */
   initialLatency?: number | string;
+  /**
+   * Adaptive strategy only: the request budget, in calls (batches) per
+   * minute. Batches leave at least `60 000 / rpm` ms apart, as soon as that
+   * allows; a 429 reported through {@linkcode Batcher.observeQuotaExceeded}
+   * lowers it (see {@linkcode AdaptivePolicy}).
+   *
+   * @default {Infinity}
+   */
+  rpm?: number;
 }
 
 /** Options for {@linkcode Batcher.batch} and {@linkcode Batcher.batches}. */
@@ -84,13 +94,19 @@ export interface BatchingOptions {
  * items, when `timeout` has passed since its first item arrived, or when the
  * input ends (the final partial batch is always flushed, never dropped).
  *
- * The deadline is a single `AbortSignal.timeout` per batch, created only
- * when the batcher actually has to wait and raced against the channel's
- * `receive`: there is no timer per item, and items already buffered are taken
- * synchronously with `tryReceive`. The deadline is linked to the caller's
- * signal by listeners removed when the batch leaves (not `AbortSignal.any`,
- * whose dependent signals stay attached to a long-lived run signal and made
- * the heap grow with every batch).
+ * The deadline is an `AbortSignal.timeout`, at most one per batch, created
+ * only when the batcher actually has to wait; a batch whose deadline is no
+ * earlier reuses the timer still pending from an earlier batch and, when it
+ * fires, re-arms for the rest, so a fast stream makes about one timer per
+ * `timeout`. A batch never leaves on its deadline before `timeout` has
+ * passed on the clock since its first item. Waiting costs one promise per
+ * wake-up and no listener per item: the deadline, the caller's signal and
+ * the channel ({@linkcode Channel.whenReadable}) all call one wake function,
+ * the channel only once the items a full batch still needs are there (or the
+ * input is full or closed); after each wake the batcher drains what is
+ * buffered with `tryReceive`. Signals are linked by listeners removed when
+ * the run ends (not `AbortSignal.any`, whose dependent signals stay attached
+ * to a long-lived run signal and made the heap grow with every batch).
  *
  * With `strategy: "adaptive"` the batcher also implements
  * {@linkcode BatchFeedback}: the stage that consumes its batches reports each
@@ -137,6 +153,11 @@ export class Batcher<T> implements BatchFeedback {
   readonly #batchSize: number;
   readonly #timeout: number;
   readonly #policy: AdaptivePolicy | undefined;
+  // The last deadline timer created and when it fires: a later batch whose
+  // own deadline is no earlier reuses it (and re-arms for the rest when it
+  // fires), so a fast stream makes about one timer per `timeout`, not one per batch.
+  #timer: AbortSignal | undefined;
+  #timerAt = 0;
 
   /**
    * Constructs a new batcher.
@@ -169,7 +190,18 @@ export class Batcher<T> implements BatchFeedback {
           `Cannot create batcher: initialLatency must be finite, received ${options.initialLatency}`,
         );
       }
-      this.#policy = new AdaptivePolicy({ batchSize, maxWait: this.#timeout, initialLatencyMs });
+      const rpm = options.rpm ?? Infinity;
+      if (!(rpm > 0)) {
+        throw new RangeError(
+          `Cannot create batcher: rpm must be a positive number, received ${options.rpm}`,
+        );
+      }
+      this.#policy = new AdaptivePolicy({
+        batchSize,
+        maxWait: this.#timeout,
+        initialLatencyMs,
+        rpm,
+      });
     } else if (strategy !== "fixed") {
       throw new RangeError(
         `Cannot create batcher: strategy must be "fixed" or "adaptive", received ${
@@ -204,6 +236,15 @@ export class Batcher<T> implements BatchFeedback {
   }
 
   /**
+   * Reports that the API refused a call for quota (a 429) to the adaptive
+   * strategy, which lowers its request budget below the call rate that drew
+   * it (ignored by `"fixed"`).
+   */
+  observeQuotaExceeded(): void {
+    this.#policy?.observeQuotaExceeded(now());
+  }
+
+  /**
    * Reports whether the consumer of batches is saturated (ignored by
    * `"fixed"`). While it is, an adaptive batch grows toward `batchSize`; the
    * release lets a held batch leave at once.
@@ -232,12 +273,15 @@ export class Batcher<T> implements BatchFeedback {
     options?: BatchingOptions,
   ): Promise<void> {
     const signal = options?.signal;
-    let index = 0;
-    while (true) {
-      const batch = await this.#collect(input, index, signal);
-      if (batch === undefined) break;
-      index++;
-      await output.send(batch, signal ? { signal } : undefined);
+    const wait = new BatchWait(input, signal);
+    try {
+      for (let index = 0;; index++) {
+        const batch = await this.#collect(input, index, signal, wait);
+        if (batch === undefined) break;
+        await output.send(batch, signal ? { signal } : undefined);
+      }
+    } finally {
+      wait.dispose();
     }
     output.close();
   }
@@ -259,10 +303,15 @@ export class Batcher<T> implements BatchFeedback {
   ): AsyncGenerator<Batch<T>, void, undefined> {
     const signal = options?.signal;
     if (source instanceof Channel) {
-      for (let index = 0;; index++) {
-        const batch = await this.#collect(source, index, signal);
-        if (batch === undefined) return;
-        yield batch;
+      const wait = new BatchWait(source, signal);
+      try {
+        for (let index = 0;; index++) {
+          const batch = await this.#collect(source, index, signal, wait);
+          if (batch === undefined) return;
+          yield batch;
+        }
+      } finally {
+        wait.dispose();
       }
     }
     const channel = new Channel<T>(this.#batchSize);
@@ -278,14 +327,16 @@ export class Batcher<T> implements BatchFeedback {
         channel.close();
       }
     })();
+    const wait = new BatchWait(channel, signal);
     try {
       for (let index = 0;; index++) {
-        const batch = await this.#collect(channel, index, signal);
+        const batch = await this.#collect(channel, index, signal, wait);
         if (batch === undefined) break;
         yield batch;
       }
       if (failure) throw failure.error;
     } finally {
+      wait.dispose();
       stop.abort();
       await pumping;
     }
@@ -296,24 +347,40 @@ export class Batcher<T> implements BatchFeedback {
     input: Channel<T>,
     index: number,
     signal: AbortSignal | undefined,
+    wait: BatchWait,
   ): Promise<Batch<T> | undefined> {
     return this.#policy
-      ? this.#collectAdaptive(input, index, signal, this.#policy)
-      : this.#collectFixed(input, index, signal);
+      ? this.#collectAdaptive(input, index, signal, wait, this.#policy)
+      : this.#collectFixed(input, index, signal, wait);
+  }
+
+  /** Waits for the first item of a batch: a value, or the end of the input. */
+  async #first(
+    input: Channel<T>,
+    signal: AbortSignal | undefined,
+    wait: BatchWait,
+  ): Promise<ReceiveResult<T>> {
+    let next = input.tryReceive();
+    while (!next.ok && !next.closed) {
+      if (signal?.aborted) throw signal.reason;
+      await wait.wait(1);
+      next = input.tryReceive();
+    }
+    return next;
   }
 
   async #collectFixed(
     input: Channel<T>,
     index: number,
     signal: AbortSignal | undefined,
+    wait: BatchWait,
   ): Promise<Batch<T> | undefined> {
-    const waitOptions = signal ? { signal } : undefined;
     let next: TryReceiveResult<T> = input.tryReceive();
-    if (!next.ok && !next.closed) next = await input.receive(waitOptions);
+    if (!next.ok && !next.closed) next = await this.#first(input, signal, wait);
     if (!next.ok) return undefined;
 
     const openedAt = now();
-    const deadline = openedAt + this.#timeout;
+    const batchSize = this.#batchSize;
     const items: T[] = [next.value];
     const emit = (reason: BatchReason): Batch<T> => ({
       items,
@@ -322,70 +389,62 @@ export class Batcher<T> implements BatchFeedback {
       openedAt,
       emittedAt: now(),
     });
-    // Created on the first wait, then shared by every wait of this batch.
-    let deadlineSignal: AbortSignal | undefined;
-    const race = new SignalRace(signal);
-    try {
-      while (items.length < this.#batchSize) {
-        next = input.tryReceive();
-        if (next.ok) {
-          items.push(next.value);
-          continue;
-        }
-        if (next.closed) return emit("end");
-        if (this.#timeout === Infinity) {
-          next = await input.receive(waitOptions);
-        } else {
-          if (deadlineSignal === undefined) {
-            const remaining = deadline - now();
-            if (remaining <= 0) return emit("timeout");
-            deadlineSignal = AbortSignal.timeout(remaining);
-            race.add(deadlineSignal);
-          }
-          try {
-            next = await input.receive({ signal: race.signal });
-          } catch (error) {
-            if (signal?.aborted) throw signal.reason;
-            if (deadlineSignal.aborted) return emit("timeout");
-            throw error;
-          }
-        }
-        if (!next.ok) return emit("end");
+    // Armed at the first wait, then shared by every wait of this batch.
+    let deadline: AbortSignal | undefined;
+    while (items.length < batchSize) {
+      for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
         items.push(next.value);
+        if (items.length >= batchSize) return emit("size");
       }
-      return emit("size");
-    } finally {
-      race.dispose();
+      if (next.closed) return emit("end");
+      if (signal?.aborted) throw signal.reason;
+      if (this.#timeout !== Infinity && (deadline === undefined || deadline.aborted)) {
+        // Measured on the clock, so a timer that fires first only re-arms for the rest.
+        const at = now();
+        if (at >= openedAt + this.#timeout) return emit("timeout");
+        deadline = this.#timerBy(openedAt + this.#timeout, at);
+        wait.link(deadline);
+      }
+      // Only a full batch, the deadline, the end or an abort can end this
+      // batch: wake once for the items still missing, not once per item.
+      await wait.wait(batchSize - items.length);
     }
+    return emit("size");
+  }
+
+  /**
+   * A timer (`AbortSignal.timeout`) that fires no later than `due`: the
+   * pending one if it does, else a new one for `due` (`at` is now).
+   */
+  #timerBy(due: number, at: number): AbortSignal {
+    const timer = this.#timer;
+    if (timer !== undefined && !timer.aborted && this.#timerAt <= due) return timer;
+    const delay = Math.ceil(due - at);
+    this.#timer = AbortSignal.timeout(delay);
+    this.#timerAt = at + delay;
+    return this.#timer;
   }
 
   async #collectAdaptive(
     input: Channel<T>,
     index: number,
     signal: AbortSignal | undefined,
+    wait: BatchWait,
     policy: AdaptivePolicy,
   ): Promise<Batch<T> | undefined> {
     let next: TryReceiveResult<T> = input.tryReceive();
-    if (!next.ok && !next.closed) next = await input.receive(signal ? { signal } : undefined);
+    if (!next.ok && !next.closed) next = await this.#first(input, signal, wait);
     if (!next.ok) return undefined;
 
     const openedAt = now();
     policy.observeArrivals(1, openedAt);
     const items: T[] = [next.value];
-    const emit = (reason: BatchReason): Batch<T> => ({
-      items,
-      reason,
-      index,
-      openedAt,
-      emittedAt: now(),
-    });
-    // One AbortSignal.timeout per wake-up time: a new one only when the rule moves it.
-    const alarm = new Alarm();
-    try {
-      return await this.#fillAdaptive(input, items, openedAt, emit, alarm, signal, policy);
-    } finally {
-      alarm.dispose();
-    }
+    const emit = (reason: BatchReason): Batch<T> => {
+      const emittedAt = now();
+      policy.observeDeparture(emittedAt);
+      return { items, reason, index, openedAt, emittedAt };
+    };
+    return await this.#fillAdaptive(input, items, openedAt, emit, wait, signal, policy);
   }
 
   async #fillAdaptive(
@@ -393,108 +452,74 @@ export class Batcher<T> implements BatchFeedback {
     items: T[],
     openedAt: number,
     emit: (reason: BatchReason) => Batch<T>,
-    alarm: Alarm,
+    wait: BatchWait,
     signal: AbortSignal | undefined,
     policy: AdaptivePolicy,
   ): Promise<Batch<T>> {
+    const batchSize = this.#batchSize;
     const hardDeadline = openedAt + this.#timeout;
-    let next: TryReceiveResult<T>;
+    // The pending wake-up timer: re-armed only when the rule wants an earlier
+    // time; a later time is handled when the earlier timer wakes the batch.
+    let alarm: AbortSignal | undefined;
+    let alarmAt = Infinity;
+    let release: AbortSignal | undefined;
+    let ended = false;
     while (true) {
-      if (items.length >= this.#batchSize) return emit("size");
-      let drained = 0;
-      for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
-        items.push(next.value);
-        drained++;
-        if (items.length >= this.#batchSize) break;
+      if (!ended && items.length < batchSize) {
+        let drained = 0;
+        let next: TryReceiveResult<T>;
+        for (next = input.tryReceive(); next.ok; next = input.tryReceive()) {
+          items.push(next.value);
+          drained++;
+          if (items.length >= batchSize) break;
+        }
+        if (drained > 0) policy.observeArrivals(drained, now());
+        ended = !next.ok && next.closed;
       }
-      if (drained > 0) policy.observeArrivals(drained, now());
-      if (items.length >= this.#batchSize) return emit("size");
-      if (!next.ok && next.closed) return emit("end");
+      if (signal?.aborted) throw signal.reason;
 
+      // What the rule says: leave now (a reason), or wake at `wakeAt`.
       const at = now();
-      if (at >= hardDeadline) return emit("timeout");
+      let reason: BatchReason | undefined;
       let wakeAt = hardDeadline;
-      if (!policy.saturated) {
+      let wanted = batchSize; // items that would end the wait
+      if (items.length >= batchSize) reason = "size";
+      else if (ended) reason = "end";
+      else if (at >= hardDeadline) reason = "timeout";
+      else if (!policy.saturated) {
         const target = policy.targetSize();
-        if (items.length >= target) return emit("size");
         const softDeadline = openedAt + policy.waitMs(target);
-        if (at >= softDeadline) return emit("timeout");
-        if (softDeadline < wakeAt) wakeAt = softDeadline;
+        if (items.length >= target) reason = "size";
+        else if (at >= softDeadline) reason = "timeout";
+        else {
+          wakeAt = Math.min(wakeAt, softDeadline);
+          wanted = target;
+        }
       }
-      const race = new SignalRace(signal);
-      if (wakeAt !== Infinity) race.add(alarm.set(wakeAt, at));
-      if (policy.saturated) race.add(policy.wakeSignal());
-      try {
-        next = await input.receive({ signal: race.signal });
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (race.signal.aborted) continue; // a deadline or a release: apply the rule again
-        throw error;
-      } finally {
-        race.dispose();
+      if (reason !== undefined) {
+        // The request budget holds the batch until the next call is allowed.
+        const earliest = policy.earliestDeparture();
+        if (at >= earliest) return emit(reason);
+        wakeAt = earliest;
       }
-      if (!next.ok) return emit("end");
-      items.push(next.value);
-      policy.observeArrivals(1, now());
+
+      if (alarm?.aborted) alarm = undefined, alarmAt = Infinity;
+      if (wakeAt < alarmAt && wakeAt !== Infinity) {
+        alarm = this.#timerBy(wakeAt, at);
+        alarmAt = this.#timerAt;
+        wait.link(alarm);
+      }
+      if (policy.saturated && reason === undefined) {
+        const wakeSignal = policy.wakeSignal();
+        if (wakeSignal !== release) {
+          release = wakeSignal;
+          wait.link(wakeSignal);
+        }
+      }
+      // Wake for the items the rule still wants; not for items at all when
+      // the batch is full or the input ended (only the budget holds it then).
+      const missing = ended || items.length >= batchSize ? 0 : wanted - items.length;
+      await wait.wait(missing);
     }
-  }
-}
-
-/**
- * An `AbortSignal.timeout` for a wake-up time, reused while the time stays the
- * same, so the adaptive rule creates a new timer only when it moves the time.
- */
-class Alarm {
-  #signal: AbortSignal | undefined;
-  #at = NaN;
-
-  /** Returns a signal that aborts at time `at` (ms since the epoch; `current` is now). */
-  set(at: number, current: number): AbortSignal {
-    if (this.#signal === undefined || this.#signal.aborted || at !== this.#at) {
-      this.#at = at;
-      this.#signal = AbortSignal.timeout(Math.max(0, Math.ceil(at - current)));
-    }
-    return this.#signal;
-  }
-
-  /** Forgets the signal; its timer, unreferenced, fires into nothing. */
-  dispose(): void {
-    this.#signal = undefined;
-  }
-}
-
-/**
- * Races several signals (a deadline, a release, the caller's) as one, linked
- * by `once` listeners that {@linkcode SignalRace.dispose} removes, so nothing
- * stays attached to a long-lived caller signal after the wait.
- */
-class SignalRace {
-  readonly #controller = new AbortController();
-  readonly #links: [AbortSignal, () => void][] = [];
-
-  constructor(signal: AbortSignal | undefined) {
-    if (signal) this.add(signal);
-  }
-
-  /** The signal that aborts when any linked signal does. */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Links one more signal into the race. */
-  add(source: AbortSignal): void {
-    if (source.aborted) {
-      this.#controller.abort(source.reason);
-      return;
-    }
-    const onAbort = () => this.#controller.abort(source.reason);
-    source.addEventListener("abort", onAbort, { once: true });
-    this.#links.push([source, onAbort]);
-  }
-
-  /** Removes every link. */
-  dispose(): void {
-    for (const [source, onAbort] of this.#links) source.removeEventListener("abort", onAbort);
-    this.#links.length = 0;
   }
 }

@@ -285,3 +285,91 @@ Deno.test("Batcher rejects invalid options with the received value", async (t) =
     assert.equal(new Batcher({ batchSize: 1, timeout: 0 }).timeout, 0);
   });
 });
+
+Deno.test("Batcher never emits a batch before timeout has passed since its first item", async (t) => {
+  for (const strategy of ["fixed", "adaptive"] as const) {
+    await t.step(`${strategy}: first item at a fractional millisecond`, async () => {
+      using time = new FakeTime();
+      const input = new Channel<number>(10);
+      const output = new Channel<Batch<number>>(10);
+      const batcher = new Batcher<number>({ batchSize: 10, timeout: 10, strategy });
+      batcher.setBackpressure(true); // adaptive: hold the batch for its whole timeout
+      const stage = batcher.batch(input, output);
+      await time.tick(0.6);
+      await input.send(1);
+      await time.tick(9.9); // 10.5: 9.9 ms after the first item
+      assert.equal(output.size, 0, "left before its deadline");
+      await time.tick(0.1);
+      const batch = output.tryReceive();
+      assert.ok(batch.ok, "left on its deadline");
+      assert.equal(batch.value.reason, "timeout");
+      assert.ok(batch.value.emittedAt - batch.value.openedAt >= 10);
+      input.close();
+      await stage;
+    });
+
+    await t.step(`${strategy}: a timer that fires early is re-armed for the rest`, async () => {
+      using time = new FakeTime();
+      const original = AbortSignal.timeout;
+      // A timer source coarser than the clock: every timer fires 1 ms early.
+      AbortSignal.timeout = (ms: number) => original.call(AbortSignal, Math.max(0, ms - 1));
+      try {
+        const input = new Channel<number>(10);
+        const output = new Channel<Batch<number>>(10);
+        const batcher = new Batcher<number>({ batchSize: 10, timeout: 1000, strategy });
+        batcher.setBackpressure(true);
+        const stage = batcher.batch(input, output);
+        await input.send(1);
+        await time.tick(999);
+        assert.equal(output.size, 0, "left when the early timer fired");
+        await time.until((async () => {
+          while (output.size === 0) await flush();
+        })());
+        const batch = output.tryReceive();
+        assert.ok(batch.ok);
+        assert.equal(batch.value.reason, "timeout");
+        assert.ok(batch.value.emittedAt - batch.value.openedAt >= 1000);
+        input.close();
+        await stage;
+      } finally {
+        AbortSignal.timeout = original;
+      }
+    });
+  }
+});
+
+Deno.test("Batcher adaptive with an rpm budget never plans calls closer than 60 000 / rpm", async () => {
+  using time = new FakeTime();
+  const input = new Channel<number>(100);
+  const output = new Channel<Batch<number>>(100);
+  // 60 calls per minute: batches at least 1 s apart, although the rule alone
+  // would send each item at once (10 items/s, 100 ms latency: a trickle).
+  const batcher = new Batcher<number>({
+    batchSize: 100,
+    timeout: 500,
+    strategy: "adaptive",
+    rpm: 60,
+  });
+  const stage = batcher.batch(input, output);
+  for (let i = 0; i < 50; i++) {
+    await input.send(i);
+    await time.tick(100, true);
+  }
+  input.close();
+  await time.until(stage, 10);
+  const batches = await Array.fromAsync(output);
+  assert.deepEqual(batches.flatMap((b) => b.items), Array.from({ length: 50 }, (_, i) => i));
+  for (let i = 1; i < batches.length; i++) {
+    const gap = batches[i]!.emittedAt - batches[i - 1]!.emittedAt;
+    assert.ok(gap >= 1000, `batches ${i - 1} and ${i} left ${gap} ms apart`);
+  }
+  // 5 s of arrivals at one call per second spends the budget: 5 or 6 calls, not 50.
+  assert.ok(batches.length >= 5 && batches.length <= 6, `${batches.length} batches`);
+});
+
+Deno.test("Batcher rejects a non-positive rpm for the adaptive strategy", () => {
+  assert.throws(
+    () => new Batcher({ batchSize: 10, timeout: 100, strategy: "adaptive", rpm: 0 }),
+    (e) => e instanceof RangeError && e.message.includes("received 0"),
+  );
+});

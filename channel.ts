@@ -75,6 +75,7 @@ interface SendWaiter<T> extends Waiter<void> {
 
 const CLOSED: { ok: false; closed: true } = Object.freeze({ ok: false, closed: true });
 const EMPTY: { ok: false; closed: false } = Object.freeze({ ok: false, closed: false });
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A bounded first-in, first-out channel between async producers and consumers.
@@ -124,6 +125,11 @@ export class Channel<T> implements AsyncIterable<T> {
   readonly #receivers = new Deque<Waiter<ReceiveResult<T>>>();
   #closed = false;
   #abandoned = 0;
+  // Callbacks of {@linkcode Channel.whenReadable}: one slot for the usual
+  // single consumer, an array for any more.
+  #readable: (() => void) | undefined;
+  #readableAt = 1;
+  #moreReadable: (() => void)[] = [];
 
   /**
    * Constructs a new channel.
@@ -167,12 +173,15 @@ export class Channel<T> implements AsyncIterable<T> {
     if (this.#closed) return Promise.reject(new ChannelClosedError(value));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.trySend(value)) return Promise.resolve();
-    return this.#wait<void, SendWaiter<T>>(
+    if (this.trySend(value)) return DONE;
+    const sent = this.#wait<void, SendWaiter<T>>(
       this.#senders,
       signal,
       (w) => Object.assign(w, { value }),
     );
+    // A waiting sender's value can be received now (capacity 0 hands it over).
+    if (this.#readable !== undefined) this.#fireReadable();
+    return sent;
   }
 
   /**
@@ -192,6 +201,9 @@ export class Channel<T> implements AsyncIterable<T> {
     }
     if (this.#buffer.length < this.#capacity) {
       this.#buffer.push(value);
+      if (this.#readable !== undefined && this.#buffer.length >= this.#readableAt) {
+        this.#fireReadable();
+      }
       return true;
     }
     return false;
@@ -253,6 +265,112 @@ export class Channel<T> implements AsyncIterable<T> {
       r.settled = true;
       r.resolve(CLOSED);
     }
+    if (this.#readable !== undefined) this.#fireReadable();
+  }
+
+  /**
+   * Calls `wake` once, the next time `atLeast` values can be received or the
+   * channel is closed (at once, synchronously, if that is already so). It
+   * takes no value: the caller then takes what is there with
+   * {@linkcode Channel.tryReceive}, and may lose the race to another receiver.
+   * `wake` may also come with fewer values: when the buffer is full (a sender
+   * is then held up), or when several callbacks wait at once; the caller
+   * checks what is there.
+   *
+   * This is the cheap way for one consumer to wait on the channel and on
+   * something else at once (a deadline, a caller's abort): it costs no
+   * promise, no listener and no timer, so a consumer can register one
+   * callback per wait and let the other event call the same function; with
+   * `atLeast` it is woken once for a group of values rather than once per
+   * value. A callback that is no longer wanted is dropped with
+   * {@linkcode Channel.cancelWhenReadable}; one that fires anyway does no
+   * harm if `wake` ignores repeated calls. Registering the same function
+   * again while it waits does nothing.
+   *
+   * @param wake Called with no arguments, at most once per registration.
+   * @param atLeast How many values to wait for.
+   * @throws {RangeError} If `atLeast` is not a positive integer.
+   *
+   * @example Waiting for a value or a deadline
+   * ```ts
+   * import { Channel } from "./channel.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const channel = new Channel<string>(4);
+   * const deadline = AbortSignal.timeout(1000);
+   * const woken = await new Promise<string>((resolve) => {
+   *   const wake = () => resolve("readable");
+   *   deadline.addEventListener("abort", () => resolve("deadline"), { once: true });
+   *   channel.whenReadable(wake);
+   *   channel.trySend("a");
+   * });
+   * assert.equal(woken, "readable");
+   * assert.deepEqual(channel.tryReceive(), { ok: true, value: "a" });
+   * ```
+   *
+   * @example Woken once for three values
+   * ```ts
+   * import { Channel } from "./channel.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const channel = new Channel<number>(8);
+   * let wakes = 0;
+   * channel.whenReadable(() => wakes++, 3);
+   * channel.trySend(1);
+   * channel.trySend(2);
+   * assert.equal(wakes, 0);
+   * channel.trySend(3);
+   * assert.equal(wakes, 1);
+   * ```
+   */
+  whenReadable(wake: () => void, atLeast = 1): void {
+    if (!Number.isInteger(atLeast) || atLeast < 1) {
+      throw new RangeError(
+        `Cannot wait for values: atLeast must be a positive integer, received ${atLeast}`,
+      );
+    }
+    // A full buffer wakes too: no more values can arrive until someone receives.
+    const threshold = Math.min(atLeast, Math.max(this.#capacity, 1));
+    if (this.#closed || this.#buffer.length >= threshold || this.#hasLiveSender()) {
+      wake();
+    } else if (this.#readable === undefined || this.#readable === wake) {
+      this.#readable = wake;
+      this.#readableAt = threshold;
+    } else if (!this.#moreReadable.includes(wake)) {
+      // Several waiters: wake them all at the next value, as if atLeast were 1.
+      this.#moreReadable.push(wake);
+      this.#readableAt = 1;
+    }
+  }
+
+  /**
+   * Withdraws a callback registered with {@linkcode Channel.whenReadable}
+   * that has not fired yet; does nothing otherwise.
+   *
+   * @param wake The function that was registered.
+   *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "./channel.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const channel = new Channel<number>(1);
+   * let calls = 0;
+   * const wake = () => calls++;
+   * channel.whenReadable(wake);
+   * channel.cancelWhenReadable(wake);
+   * channel.trySend(1);
+   * assert.equal(calls, 0);
+   * ```
+   */
+  cancelWhenReadable(wake: () => void): void {
+    if (this.#readable === wake) {
+      this.#readable = this.#moreReadable.shift();
+      this.#readableAt = 1;
+    } else {
+      const at = this.#moreReadable.indexOf(wake);
+      if (at >= 0) this.#moreReadable.splice(at, 1);
+    }
   }
 
   /**
@@ -294,6 +412,28 @@ export class Channel<T> implements AsyncIterable<T> {
       if (!result.ok) return;
       yield result.value;
     }
+  }
+
+  #fireReadable(): void {
+    const wake = this.#readable!;
+    this.#readable = undefined;
+    if (this.#moreReadable.length > 0) {
+      const more = this.#moreReadable;
+      this.#moreReadable = [];
+      wake();
+      for (const w of more) w();
+    } else {
+      wake();
+    }
+  }
+
+  #hasLiveSender(): boolean {
+    let sender = this.#senders.peek();
+    while (sender?.settled) {
+      this.#senders.shift();
+      sender = this.#senders.peek();
+    }
+    return sender !== undefined;
   }
 
   #nextLive<W extends { settled: boolean }>(queue: Deque<W>): W | undefined {

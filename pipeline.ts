@@ -11,7 +11,7 @@ import { Notifier } from "./internal/notifier.ts";
 import type { BatchFeedback } from "./adaptive.ts";
 import { type Batch, Batcher, type BatchReason, type BatchStrategy } from "./batcher.ts";
 import { Channel, type TryReceiveResult } from "./channel.ts";
-import type { Embedder } from "./embedder.ts";
+import { type Embedder, type EmbedInput, inputText } from "./embedder.ts";
 import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
 import {
   type EmbeddingResult,
@@ -46,7 +46,7 @@ export interface EmbeddedBatch<T> {
   batch: Batch<T>;
   /** Position of the batch's first item in the input stream. */
   offset: number;
-  /** The texts sent, one per item. */
+  /** The texts sent, one per item (a content's text part). */
   texts: string[];
   /** One result per item, in item order. */
   results: EmbeddingResult[];
@@ -144,17 +144,21 @@ export interface PipelineOptions<T> extends ResilienceOptions {
   /**
    * How batches are sized: `"fixed"` by `batchSize` and `timeout`, or
    * `"adaptive"` to the arrival rate and call latency, with `timeout` as the
-   * maximum wait (see {@linkcode Batcher}).
+   * maximum wait (see {@linkcode Batcher}). The adaptive strategy also plans
+   * its calls within `rpm` (batches at least `60 000 / rpm` ms apart) and,
+   * without `rpm`, within a budget it learns from 429s.
    *
    * @default {"fixed"}
    */
   strategy?: BatchStrategy;
   /**
-   * Extracts the text to embed from an input.
+   * Extracts what to embed from an input: its text, or an
+   * `EmbedContent` (a task type, a title, media) for an embedder
+   * with `embedContents`.
    *
    * @default {the input itself, which must then be a string}
    */
-  text?: (item: T) => string;
+  text?: (item: T) => EmbedInput;
   /**
    * Write results in input order (`true`), or as soon as their batch finishes (`false`).
    *
@@ -250,7 +254,7 @@ export async function embedBatches<T>(
   batches: Channel<Batch<T>>,
   output: Channel<EmbeddedBatch<T>>,
   embedder: ResilientEmbedder,
-  text: (item: T) => string,
+  text: (item: T) => EmbedInput,
   options: EmbedStageOptions<T> = {},
 ): Promise<number> {
   const { concurrency = 4, ordered = true, feedback } = options;
@@ -318,12 +322,13 @@ export async function embedBatches<T>(
       if (!next.ok) break;
       const batch = next.value;
       options.onBatch?.(batch);
-      const texts = batch.items.map(text);
+      const inputs = batch.items.map(text);
+      const texts = inputs.map(inputText);
       const seq = started++;
       const at = offset;
       offset += texts.length;
       const startedAt = feedback ? now() : 0;
-      const task = embedder.embedEach(texts, { signal, batch: batch.index, reason: batch.reason })
+      const task = embedder.embedEach(inputs, { signal, batch: batch.index, reason: batch.reason })
         .then((results) => {
           feedback?.observeCall({ latencyMs: now() - startedAt, items: texts.length });
           const embedded: EmbeddedBatch<T> = { batch, offset: at, texts, results };
@@ -412,6 +417,11 @@ function defaultText<T>(item: T): string {
   return item;
 }
 
+/** Whether a call failure code is the API refusing for quota (a 429). */
+function isQuotaRefusal(code: string): boolean {
+  return code === "RESOURCE_EXHAUSTED" || code === "HTTP_429";
+}
+
 /**
  * Runs the four stages — input enqueuer → batcher → embedder → output writer —
  * each linked to the next by a bounded channel whose `close()` marks the end of
@@ -474,14 +484,22 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
     batchSize,
     timeout: options.timeout ?? 1000,
     ...(options.strategy ? { strategy: options.strategy } : {}),
+    // The adaptive strategy plans its call rate within the request budget.
+    ...(options.strategy === "adaptive" && options.rpm !== undefined && { rpm: options.rpm }),
   });
   const text = options.text ?? defaultText;
   const concurrency = options.concurrency ?? 4;
+  const onCall = options.onCall;
   const embedder = options.embedder instanceof ResilientEmbedder
     ? options.embedder
     : new ResilientEmbedder(options.embedder, {
       ...options,
       metrics: options.metrics ?? new EmbeddingMetrics(),
+      // A 429 teaches the adaptive strategy the budget it was not told.
+      onCall: (record) => {
+        if (record.failures.some(isQuotaRefusal)) batcher.observeQuotaExceeded();
+        onCall?.(record);
+      },
     });
   const metrics = embedder.metrics;
   const startedAt = now();

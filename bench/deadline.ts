@@ -5,7 +5,9 @@
 // arrives on the output channel. Lateness = arrival − (send + TIMEOUT_MS).
 // Prints p50/p99/max; the target is p99 ≤ 2 ms. A busy task runs beside the
 // batcher (a 0.2 ms chunk of work every millisecond) so the event loop is
-// not idle, as it would not be in a real pipeline.
+// not idle, as it would not be in a real pipeline. A batch whose own
+// `emittedAt - openedAt` is below the timeout (one that left early) stops the run;
+// a negative `min` would show a batch received before its deadline.
 import { type Batch, Batcher } from "../batcher.ts";
 import { Channel } from "../channel.ts";
 
@@ -40,6 +42,10 @@ async function measure(strategy: "fixed" | "adaptive", busy: boolean): Promise<n
     const result = await output.receive();
     const arrivedAt = performance.now();
     if (!result.ok || result.value.reason !== "timeout") throw new Error("expected a timeout");
+    const { openedAt, emittedAt } = result.value;
+    if (emittedAt - openedAt < TIMEOUT_MS) {
+      throw new Error(`batch left ${TIMEOUT_MS - (emittedAt - openedAt)} ms early`);
+    }
     lateness.push(arrivedAt - (sentAt + TIMEOUT_MS));
   }
   running = false;

@@ -10,7 +10,7 @@ import { seededRandom } from "../internal/random.ts";
 import type { BatchStrategy } from "../batcher.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { runPipeline } from "../pipeline.ts";
-import { createSimulatorHandler } from "../simulator/server.ts";
+import { createSimulatorHandler, type SimulatorCallOptions } from "../simulator/server.ts";
 import { simulatorClient } from "../simulator/client.ts";
 import { inVirtualTime } from "./_virtual_time.ts";
 import { renderSweepSvg } from "./_chart.ts";
@@ -202,6 +202,159 @@ export function runOne(pattern: Pattern, config: Config): Promise<Result> {
   });
 }
 
+/**
+ * A quota-bound pattern: the seed scenario (five seeds of 100 items with
+ * uniform 0–300 ms gaps, back to back, about 75 s; every call takes 100 ms)
+ * against a simulator that allows 100 requests per minute per key. The
+ * stream's request budget is `budget` calls per minute; when that is less
+ * than 100, a bulk job (a backlog in full batches of 100, its own limiter at
+ * the rest of the quota) shares the same key for the whole run.
+ */
+export interface QuotaPattern {
+  name: string;
+  description: string;
+  budget: number;
+  arrivals: number[];
+}
+
+const SEED_STREAM = [1, 2, 3, 4, 5].flatMap((seed, i, all) => {
+  void all;
+  const offset = i * 16_000; // each seed's 100 items span under 16 s
+  return uniformGaps(100, 300, seed).map((t) => t + offset);
+});
+
+export const QUOTA_PATTERNS: QuotaPattern[] = [
+  {
+    name: "seed@100rpm",
+    description: "seed scenario, 500 items; 100 req/min quota, all of it the stream's",
+    budget: 100,
+    arrivals: SEED_STREAM,
+  },
+  {
+    name: "seed@50of100rpm",
+    description: "seed scenario, 500 items; 100 req/min quota shared with a bulk job at 50",
+    budget: 50,
+    arrivals: SEED_STREAM,
+  },
+];
+
+/** What one quota-bound run measured. */
+export interface QuotaResult extends Result {
+  /** Requests (attempts) per minute, on average from the stream's first request to its last. */
+  callsPerMinute: number;
+  /** The most requests the stream made in any 60-second window (what the API counts). */
+  peakCallsPerMinute: number;
+  /** The stream's calls that the API refused with a 429. */
+  refused: number;
+  withinBudget: boolean;
+}
+
+/** Runs one configuration on one quota-bound pattern in virtual time. */
+export function runQuota(pattern: QuotaPattern, config: Config): Promise<QuotaResult> {
+  return inVirtualTime(async () => {
+    const handler = createSimulatorHandler({
+      latency: { baseMs: 100, perTextMs: 0, jitterMs: 0 },
+      rpm: 100,
+      seed: 1,
+    });
+    const client = simulatorClient(handler);
+    const stopBulk = new AbortController();
+    const bulk = pattern.budget < 100
+      ? runPipeline({
+        inputs: (async function* () {
+          for (let i = 0;; i++) yield `bulk ${i}`;
+        })(),
+        embedder: new GeminiEmbedder({ client, outputDimensionality: 8 }),
+        batchSize: 100,
+        timeout: 1000,
+        rpm: 100 - pattern.budget,
+        signal: stopBulk.signal,
+        write: () => {},
+      }).catch(() => {})
+      : Promise.resolve();
+    const latencies: number[] = [];
+    // When each of the stream's requests reached the API (attempts, 429s included).
+    const starts: number[] = [];
+    const streamHandler = Object.assign(
+      (request: Request, options?: SimulatorCallOptions) => {
+        starts.push(Date.now());
+        return handler(request, options);
+      },
+      { stats: handler.stats, keyStats: handler.keyStats, batch: handler.batch },
+    );
+    let refused = 0;
+    let lastWrite = 0;
+    const summary = await runPipeline({
+      inputs: arrive(pattern.arrivals),
+      embedder: new GeminiEmbedder({
+        client: simulatorClient(streamHandler),
+        outputDimensionality: 8,
+      }),
+      batchSize: config.batchSize,
+      timeout: config.timeoutMs,
+      strategy: config.strategy,
+      rpm: pattern.budget,
+      text: ({ id }) => `item ${id}`,
+      onCall: (record) => {
+        refused += record.failures.filter((f) => f === "RESOURCE_EXHAUSTED").length;
+      },
+      write: ({ item }) => {
+        lastWrite = Date.now();
+        latencies.push(lastWrite - item.at);
+      },
+    });
+    stopBulk.abort();
+    await bulk;
+    if (summary.items !== pattern.arrivals.length) {
+      throw new Error(`${pattern.name} ${config.label}: wrote ${summary.items} items`);
+    }
+    latencies.sort((a, b) => a - b);
+    starts.sort((a, b) => a - b);
+    let peak = 0;
+    for (let i = 0, j = 0; i < starts.length; i++) {
+      while (starts[i]! - starts[j]! >= 60_000) j++;
+      peak = Math.max(peak, i - j + 1);
+    }
+    const makespanMs = lastWrite - pattern.arrivals[0]!;
+    // The average rate between the first request and the last.
+    const spanMs = starts.at(-1)! - starts[0]!;
+    const callsPerMinute = spanMs > 0
+      ? Math.round(((starts.length - 1) / spanMs) * 60_000 * 10) / 10
+      : 0;
+    return {
+      config: config.label,
+      strategy: config.strategy,
+      batchSize: config.batchSize,
+      timeoutMs: config.timeoutMs,
+      calls: summary.calls,
+      makespanMs,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      meanBatch: Math.round((summary.items / summary.calls) * 10) / 10,
+      callsPerMinute,
+      peakCallsPerMinute: peak,
+      refused,
+      withinBudget: callsPerMinute <= pattern.budget && peak <= pattern.budget && refused === 0,
+    };
+  });
+}
+
+/**
+ * The quota rule: adaptive stays within the budget, and no fixed
+ * configuration that also does beats adaptive's p95 by more than 10%.
+ */
+export function quotaVerdict(results: QuotaResult[]): string {
+  const adaptive = results.find((r) => r.strategy === "adaptive")!;
+  if (!adaptive.withinBudget) return "FAIL: adaptive exceeds the budget";
+  const better = results.filter((r) =>
+    r.strategy === "fixed" && r.withinBudget && r.p95 < 0.9 * adaptive.p95
+  );
+  return better.length === 0
+    ? "PASS: adaptive within budget; no fixed configuration within it beats its p95 by >10%"
+    : `FAIL: within budget, ${better.map((r) => r.config).join(", ")} beat adaptive's p95 by >10%`;
+}
+
 /** The fixed configurations that beat adaptive by more than 10% on calls and p95 at once. */
 export function dominators(results: Result[]): Result[] {
   const adaptive = results.find((r) => r.strategy === "adaptive")!;
@@ -243,20 +396,53 @@ if (import.meta.main) {
       results,
     });
   }
+  const quotaReport = [];
+  for (const pattern of QUOTA_PATTERNS) {
+    const results: QuotaResult[] = [];
+    for (const config of CONFIGS) results.push(await runQuota(pattern, config));
+    const verdict = quotaVerdict(results);
+    if (!verdict.startsWith("PASS")) failures++;
+    console.log(`\n${pattern.name}: ${pattern.description}; budget ${pattern.budget} calls/min`);
+    console.table(
+      results.map((r) => ({
+        config: r.config,
+        calls: r.calls,
+        "calls/min": r.callsPerMinute,
+        "peak/min": r.peakCallsPerMinute,
+        "429s": r.refused,
+        "in budget": r.withinBudget ? "yes" : "no",
+        "mean batch": r.meanBatch,
+        "p50 ms": r.p50,
+        "p95 ms": r.p95,
+      })),
+    );
+    console.log(verdict);
+    quotaReport.push({
+      pattern: pattern.name,
+      description: pattern.description,
+      budget: pattern.budget,
+      items: pattern.arrivals.length,
+      verdict,
+      results,
+    });
+  }
   const json = {
     note: "Virtual time (node:test mock timers); latency = scheduled arrival → written. " +
       "Deterministic: same seeds, same figures.",
     latency: LATENCY_NOTE,
     patterns: report,
+    quotaNote: "Quota-bound patterns: every call takes 100 ms; the simulator allows 100 " +
+      "requests per minute per key; each configuration runs with rpm = the stream's budget.",
+    quota: quotaReport,
   };
   const dir = new URL("./results/", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(new URL("sweep.json", dir), JSON.stringify(json, null, 2) + "\n");
   await Deno.writeTextFile(new URL("sweep.svg", dir), renderSweepSvg(json));
   console.log(
-    `\n${
-      PATTERNS.length - failures
-    }/${PATTERNS.length} patterns pass; wrote bench/results/sweep.json and sweep.svg in ${
+    `\n${PATTERNS.length + QUOTA_PATTERNS.length - failures}/${
+      PATTERNS.length + QUOTA_PATTERNS.length
+    } patterns pass; wrote bench/results/sweep.json and sweep.svg in ${
       ((performance.now() - started) / 1000).toFixed(1)
     } s (real time)`,
   );

@@ -11,7 +11,8 @@ import { Notifier } from "../internal/notifier.ts";
 import { type PipelineOptions, type PipelineSummary, runPipeline } from "../pipeline.ts";
 import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import type { CacheEntry, EmbeddingCache } from "./embedding_cache.ts";
-import { cacheKey, type CacheKeyContext, keyToHex } from "./key.ts";
+import { type CacheKeyContext, inputKey, keyToHex } from "./key.ts";
+import { type EmbedInput, inputText } from "../embedder.ts";
 
 /**
  * One input with its result, as handed to
@@ -22,16 +23,18 @@ import { cacheKey, type CacheKeyContext, keyToHex } from "./key.ts";
 export type CachedItem<T> = EmbeddingResult & {
   /** The input as it was given. */
   item: T;
-  /** The text that was embedded. */
+  /** The text that was embedded (a content's `text`). */
   text: string;
+  /** What was embedded: the text, or the content. */
+  input: EmbedInput;
   /** The input's 0-based position in the input stream. */
   index: number;
   /** Whether the vector came from the cache (no upstream call). */
   cached: boolean;
   /** Whether the input shared the call of an identical text before it (no batch slot of its own). */
   shared: boolean;
-  /** The input's cache key (also for inputs that failed). */
-  key: Uint8Array;
+  /** The input's cache key (also for inputs that failed); `undefined` for a content with media. */
+  key: Uint8Array | undefined;
 };
 
 /**
@@ -40,7 +43,14 @@ export type CachedItem<T> = EmbeddingResult & {
  *
  * @typeParam T The type of the inputs.
  */
-export interface CachedPipelineOptions<T> extends Omit<PipelineOptions<T>, "write"> {
+export interface CachedPipelineOptions<T> extends Omit<PipelineOptions<T>, "write" | "text"> {
+  /**
+   * Extracts what to embed from an input: a text, or a content (keyed with
+   * its own task type and title; a content with media is never cached).
+   *
+   * @default {the input itself, which must then be a string}
+   */
+  text?: (item: T) => EmbedInput;
   /** The cache to read and fill; the caller opens and closes it. */
   cache: EmbeddingCache;
   /** The model, dimensions, task type and title the embedder embeds with. */
@@ -80,9 +90,9 @@ export interface CachedPipelineSummary extends PipelineSummary {
 /** An input between its lookup and its write. */
 interface Slot<T> {
   item: T;
-  text: string;
+  input: EmbedInput;
   index: number;
-  key: Uint8Array;
+  key: Uint8Array | undefined;
   shared: boolean;
   vector?: Float32Array | undefined;
   result?: EmbeddingResult;
@@ -149,7 +159,7 @@ export async function runCachedPipeline<T>(
       );
     }
   }
-  const textOf = options.text ?? defaultText;
+  const inputOf = options.text ?? defaultText;
   const counts = { hits: 0, misses: 0, shared: 0 };
   const timeout = options.timeout ?? 1000;
   // Waiting for the head input is safe only if the batcher sends it by itself.
@@ -196,11 +206,17 @@ export async function runCachedPipeline<T>(
     let index = 0;
     const chunk: Slot<T>[] = [];
     const lookUp = function* (): Generator<Slot<T>> {
-      const found = cache.getMany(chunk.map((slot) => slot.key));
+      const found = cache.getMany(chunk.flatMap((slot) => slot.key ? [slot.key] : []));
+      let at = 0;
       for (let i = 0; i < chunk.length; i++) {
         const slot = chunk[i]!;
-        const vector = found[i];
         order.push(slot);
+        if (slot.key === undefined) {
+          counts.misses++;
+          yield slot; // not cached: never a hit, never shared
+          continue;
+        }
+        const vector = found[at++];
         if (vector !== undefined) {
           counts.hits++;
           slot.vector = vector;
@@ -231,9 +247,9 @@ export async function runCachedPipeline<T>(
         const result = chunk.length === 0 ? await next : await Promise.race([next, macrotask()]);
         if (result !== NOT_READY) next = undefined;
         if (result !== NOT_READY && !result.done) {
-          const text = textOf(result.value);
-          const key = cacheKey(context, text);
-          chunk.push({ item: result.value, text, index: index++, key, shared: false });
+          const input = inputOf(result.value);
+          const key = inputKey(context, input);
+          chunk.push({ item: result.value, input, index: index++, key, shared: false });
           if (chunk.length < lookupBatch) continue;
         }
         yield* lookUp();
@@ -261,16 +277,16 @@ export async function runCachedPipeline<T>(
       ...(onBatch && {
         onBatch: (batch) => onBatch({ ...batch, items: batch.items.map((s) => s.item) }),
       }),
-      text: (slot) => slot.text,
+      text: (slot) => slot.input,
       write: (out) => {
         const slot = out.item;
-        inFlight.delete(keyToHex(slot.key));
+        if (slot.key !== undefined) inFlight.delete(keyToHex(slot.key));
         const result: EmbeddingResult = out.ok
           ? { ok: true, embedding: out.embedding, truncated: out.truncated }
           : { ok: false, error: out.error };
         if (out.ok) {
           slot.vector = Float32Array.from(out.embedding);
-          if (!out.truncated) puts.push({ key: slot.key, vector: slot.vector });
+          if (!out.truncated && slot.key) puts.push({ key: slot.key, vector: slot.vector });
           if (puts.length >= PUT_BATCH) flushPuts();
         }
         for (const follower of [slot, ...(slot.followers ?? [])]) {
@@ -313,8 +329,9 @@ function isReady<T>(slot: Slot<T>): boolean {
 }
 
 function toOutput<T>(slot: Slot<T>): CachedItem<T> {
-  const { item, text, index, key, shared } = slot;
-  const base = { item, text, index, key, shared, cached: slot.result === undefined };
+  const { item, input, index, key, shared } = slot;
+  const text = inputText(input);
+  const base = { item, text, input, index, key, shared, cached: slot.result === undefined };
   if (slot.result === undefined || slot.result.ok) {
     return {
       ...base,
@@ -326,7 +343,7 @@ function toOutput<T>(slot: Slot<T>): CachedItem<T> {
   return { ...base, ok: false, error: slot.result.error };
 }
 
-function defaultText<T>(item: T): string {
+function defaultText<T>(item: T): EmbedInput {
   if (typeof item !== "string") {
     throw new TypeError(
       `Cannot embed input: expected a string (or pass a text option), received ${typeof item}`,

@@ -3,9 +3,9 @@
 // changed: a record is stale when its input's cache key (model, dimensions,
 // task type, title and text) differs from the `cache_key` it was written with,
 // or when it has none (written without --cache). Records of ids no longer in
-// the input are kept.
+// the input, and of lines with files (not cached), are kept.
 
-import { cacheKey, keyToHex } from "../cache/key.ts";
+import { inputKey, keyToHex } from "../cache/key.ts";
 import type { CliOptions } from "./args.ts";
 import { formatFromPath, type InputId, readInputs } from "./input.ts";
 import { keyContext } from "./_cache.ts";
@@ -28,11 +28,16 @@ export async function staleCheck(
   const records = readInputs(file.readable, {
     format: options.format ?? formatFromPath(path),
     textField: options.textField,
+    titleField: options.titleField,
   });
   for await (const record of records) {
     // The first line of an id is the one the run embeds; later ones are skipped.
-    if (!record.ok || keys.has(record.id)) continue;
-    keys.set(record.id, keyToHex(cacheKey(context, record.text)).slice(0, KEPT_HEX_DIGITS));
+    // Lines with files are not cached: their records are kept as they are.
+    if (!record.ok || record.files !== undefined || keys.has(record.id)) continue;
+    // The input as the run builds it (corpus.ts, #contentOf), without media.
+    const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
+    const key = inputKey(context, title === undefined ? record.text : { text: record.text, title });
+    keys.set(record.id, keyToHex(key!).slice(0, KEPT_HEX_DIGITS));
   }
   return (id, recorded) => {
     const current = keys.get(id);

@@ -130,6 +130,8 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
     const embedder = new GeminiEmbedder({
       model: options.model,
       outputDimensionality: options.dimensions ?? 3,
+      normalize: options.normalize,
+      ...(options.taskType !== undefined && { taskType: options.taskType }),
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
@@ -138,8 +140,10 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       `embatch: ${options.inputs} inputs, ${
         options.adaptive ? "adaptive batches up to " : "batch size "
       }${options.batchSize}, ${options.adaptive ? "max wait" : "timeout"} ${timeoutText}, ` +
-        `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}`,
+        `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}` +
+        (options.taskType === undefined ? "" : `, task ${options.taskType}`),
     );
+    const departures: number[] = []; // when each batch (one call) left
     const summary = await runPipeline({
       inputs: demoInputs({
         count: options.inputs,
@@ -151,8 +155,13 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       batchSize: options.batchSize,
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" : "fixed",
+      ...(options.rpm !== undefined && { rpm: options.rpm }),
+      ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(io.signal ? { signal: io.signal } : {}),
-      onBatch: (batch) => io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`),
+      onBatch: (batch) => {
+        departures.push(batch.emittedAt);
+        io.stdout(`${clock()} Batch ${batch.index + 1}: ${describe(batch)}`);
+      },
       write: (out) =>
         io.stdout(
           out.ok
@@ -161,10 +170,17 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
         ),
     });
     const b = summary.batches;
+    let peak = 0; // the most batches that left in any 60-second window
+    for (let i = 0, j = 0; i < departures.length; i++) {
+      while (departures[i]! - departures[j]! >= 60_000) j++;
+      peak = Math.max(peak, i - j + 1);
+    }
     io.stdout(
       `${clock()} Done: ${summary.items} inputs in ${b.total} batches ` +
         `(${b.size} full, ${b.timeout} timed out, ${b.end} final), ${summary.calls} API calls, ` +
-        `${(summary.elapsedMs / 1000).toFixed(2)} s`,
+        `${(summary.elapsedMs / 1000).toFixed(2)} s; at most ${peak} batches in any minute` +
+        (options.rpm !== undefined ? ` (budget ${options.rpm} calls/min)` : "") +
+        `, ${summary.rateLimited} calls refused with 429`,
     );
     if (summary.failed > 0) {
       io.stderr(`embatch: ${summary.failed} of ${summary.items} inputs got no embedding`);

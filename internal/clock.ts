@@ -1,7 +1,14 @@
 // Internal: the one place embatch reads the time, so that fake timers
-// (node:test mock.timers, which fakes Date but not performance.now) control it.
+// (node:test mock.timers, which fake Date but not performance.now) control it.
 
-/** Milliseconds since the epoch, from the (possibly faked) `Date`. */
+const realDateNow = Date.now;
+
+/**
+ * Milliseconds since the epoch. With the real `Date` this is monotonic and
+ * sub-millisecond (`performance.timeOrigin + performance.now()`), so a
+ * deadline is never computed from a truncated millisecond; while `Date` is
+ * faked (tests) it is the fake `Date.now()`, so fake time controls it.
+ */
 export function now(): number {
-  return Date.now();
+  return Date.now === realDateNow ? performance.timeOrigin + performance.now() : Date.now();
 }
