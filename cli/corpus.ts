@@ -64,8 +64,8 @@ interface Pending extends InputText {
 /** A result as the pipeline (with or without the cache) hands it to the writer. */
 type Outcome = EmbeddingResult & {
   item: Pending;
-  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
-  key?: Uint8Array;
+  /** With --cache: the input's cache key (none for a line with files), whether it was a hit, whether it shared a call. */
+  key?: Uint8Array | undefined;
   cached?: boolean;
   shared?: boolean;
 };
@@ -362,8 +362,6 @@ class CorpusRun {
       // Hits are answered before the batcher and never take a batch slot.
       await runCachedPipeline<Pending>({
         ...pipeline,
-        // The cache keys plain texts: #inputs refuses titled and media lines with --cache.
-        text: (item: Pending) => item.text,
         cache: this.#cache,
         context: keyContext(options),
       });
@@ -422,14 +420,6 @@ class CorpusRun {
     const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
     if (record.files === undefined && title === undefined) return record.text;
     const where = `line ${record.line + 1}`;
-    if (this.#cache !== undefined) {
-      return {
-        code: "UNSUPPORTED_WITH_CACHE",
-        message: `${where}: --cache keys plain texts; a line with ${
-          record.files ? '"file"' : "a title"
-        } is embedded without --cache`,
-      };
-    }
     const content = { text: record.text, ...(title !== undefined && { title }) };
     if (record.files === undefined) return content;
     const media = await loadMediaFiles(record.files, this.#baseDir, this.#profile);
@@ -482,7 +472,7 @@ class CorpusRun {
     this.#countWritten(); // keeps the not-yet-written list as short as the writer's buffer
     const { item } = out;
     let pending: Promise<void>;
-    if (out.key !== undefined) this.#countCacheUse(out);
+    if (out.cached !== undefined) this.#countCacheUse(out);
     if (out.ok) {
       pending = this.#writer.write(formatRecord(item.id, {
         embedding: out.embedding,
