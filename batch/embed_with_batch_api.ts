@@ -8,6 +8,8 @@
 import { now } from "../internal/clock.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
+import { applyTask, modelProfile } from "../gemini/models.ts";
+import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
 import {
@@ -82,10 +84,14 @@ export interface EmbedWithBatchApiOptions {
    * @default {"gemini-embedding-001"}
    */
   model?: string;
-  /** The vector length to ask for and to check; the model's full 3072 when unset. */
+  /** The vector length to ask for and to check; the model's default (3072) when unset. */
   dimensions?: number;
-  /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
-  taskType?: string;
+  /**
+   * Gemini's task type, such as `RETRIEVAL_DOCUMENT`, sent the way the model
+   * wants it (`applyTask` of `gemini/models.ts`): a `taskType` field for
+   * gemini-embedding-001, Google's instruction in the text for gemini-embedding-2.
+   */
+  taskType?: GeminiTaskType;
   /**
    * The API's base URL.
    *
@@ -185,8 +191,6 @@ export interface EmbedWithBatchApiOptions {
   random?: () => number;
 }
 
-/** The vector length when no dimensions are asked for. */
-const FULL_DIMENSIONS = 3072;
 /** Errors of a result line that another attempt cannot fix. */
 const PERMANENT = new Set([400, 403, 404]);
 
@@ -615,12 +619,16 @@ class BatchRun {
   async #submit(job: LiveJob, reuploaded = false): Promise<boolean> {
     if (job.file === undefined) {
       const lines: string[] = [];
-      const request = {
-        model: this.#settings.model,
-        ...(this.#options.dimensions !== undefined && { dimensions: this.#options.dimensions }),
-        ...(this.#options.taskType !== undefined && { taskType: this.#options.taskType }),
-      };
-      for (const [key, slot] of job.slots) lines.push(jobLine(key, slot.text, request));
+      const { dimensions, taskType } = this.#options;
+      const profile = modelProfile(this.#settings.model);
+      for (const [key, slot] of job.slots) {
+        const task = applyTask(profile, slot.text, taskType);
+        lines.push(jobLine(key, task.text, {
+          model: this.#settings.model,
+          ...(dimensions !== undefined && { dimensions }),
+          ...(task.taskType !== undefined && { taskType: task.taskType }),
+        }));
+      }
       job.file = await this.#client.uploadJobFile(new Blob(lines), job.displayName);
       await this.#journal?.append({ t: "file", seq: job.seq, file: job.file });
     }
@@ -699,7 +707,8 @@ class BatchRun {
   async *#collect(job: LiveJob): AsyncGenerator<BatchResult, void, undefined> {
     const status = job.status!;
     const retry: Slot[] = [];
-    const expected = this.#options.dimensions ?? FULL_DIMENSIONS;
+    const expected = this.#options.dimensions ??
+      modelProfile(this.#settings.model).defaultDimensions;
     const handle = (line: ResultLine): BatchResult | undefined => {
       const slot = job.slots.get(line.key);
       if (slot === undefined) return undefined; // not ours, or a repeated key
