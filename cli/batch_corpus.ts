@@ -14,7 +14,7 @@ import {
   type BatchProgress,
   embedWithBatchApi,
 } from "../batch/embed_with_batch_api.ts";
-import { Journal } from "../batch/journal.ts";
+import { BatchJournalError, Journal } from "../batch/journal.ts";
 import { redactSecret } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
@@ -210,7 +210,7 @@ class BatchCorpusRun {
     const done = this.#output.resume?.done;
     const signal = this.#io.signal;
     const ticker = this.#startProgress();
-    let outcome: "done" | "detached" | "stopped" = "done";
+    let outcome: "done" | "detached" | "stopped" | "refused" = "done";
     let failure: string | undefined;
     try {
       const results = embedWithBatchApi(this.#inputs(), {
@@ -249,7 +249,10 @@ class BatchCorpusRun {
       }
     } catch (error) {
       if (signal?.aborted && error === signal.reason) outcome = "detached";
-      else {
+      else if (error instanceof BatchJournalError) {
+        outcome = "refused";
+        failure = error.message;
+      } else {
         outcome = "stopped";
         failure = redactSecret(describeError(error), this.#secret);
       }
@@ -318,7 +321,10 @@ class BatchCorpusRun {
     }, terminal ? 1000 : this.#options.progressIntervalMs);
   }
 
-  #report(outcome: "done" | "detached" | "stopped", failure: string | undefined): number {
+  #report(
+    outcome: "done" | "detached" | "stopped" | "refused",
+    failure: string | undefined,
+  ): number {
     const io = this.#io;
     if (!this.#options.quiet && (io.stderrIsTerminal ?? Deno.stderr.isTerminal())) {
       (io.stderrText ??
@@ -327,6 +333,7 @@ class BatchCorpusRun {
         );
     }
     if (failure !== undefined) io.stderr(`embatch: ${failure}`);
+    if (outcome === "refused") return EXIT.usage; // nothing was submitted
     if (!this.#options.quiet && this.#progress !== undefined) {
       io.stderr(
         summarizeBatch(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 import { parseCliArgs, UsageError } from "./args.ts";
-import { batchJournalPath } from "./batch_corpus.ts";
+import { batchJournalPath, runBatchCorpus } from "./batch_corpus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
@@ -221,4 +221,38 @@ Deno.test("parseCliArgs checks the --batch-api flags", async (t) => {
     refuse([...corpus, "--batch-api", "--job-max-tokens", "0"], /Invalid --job-max-tokens/);
     refuse([...corpus, "--batch-api", "--price", "cheap"], /Invalid --price/);
   });
+});
+
+Deno.test("CLI --batch-api --resume refuses a journal written for other settings (exit 2)", async () => {
+  const dir = await corpusDir(3);
+  try {
+    const output = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(
+      batchJournalPath(output),
+      '{"t":"run","runId":"r","model":"gemini-embedding-001","dimensions":768}\n',
+    );
+    const lines: string[] = [];
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        output,
+        "--batch-api",
+        "--simulate",
+        "--resume",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: (line) => void lines.push(line), env: () => undefined },
+    );
+    assert.equal(code, 2);
+    assert.match(
+      lines.join("\n"),
+      /journal was written for model gemini-embedding-001, dimensions 768/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
