@@ -8,7 +8,7 @@
 import { now } from "../internal/clock.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
-import { applyTask, modelProfile } from "../gemini/models.ts";
+import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
@@ -81,7 +81,7 @@ export interface EmbedWithBatchApiOptions {
   /**
    * The embedding model.
    *
-   * @default {"gemini-embedding-001"}
+   * @default {DEFAULT_MODEL} (`gemini/models.ts`: gemini-embedding-2)
    */
   model?: string;
   /** The vector length to ask for and to check; the model's default (3072) when unset. */
@@ -274,7 +274,7 @@ type Settings = Required<
 
 function resolve(options: EmbedWithBatchApiOptions): Settings {
   const settings: Settings = {
-    model: (options.model ?? "gemini-embedding-001").replace(/^models\//, ""),
+    model: (options.model ?? DEFAULT_MODEL).replace(/^models\//, ""),
     jobMaxTokens: options.jobMaxTokens ?? 100_000,
     maxEnqueuedTokens: options.maxEnqueuedTokens ?? 500_000,
     pollInterval: options.pollInterval ?? 30_000,

@@ -30,6 +30,7 @@ function options(extra: Partial<EmbedWithBatchApiOptions> = {}): EmbedWithBatchA
   return {
     apiKey: "key",
     baseUrl: BASE,
+    model: MODEL,
     dimensions: 4,
     pollInterval: 1000,
     jobMaxTokens: 60,
