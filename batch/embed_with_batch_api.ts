@@ -6,6 +6,7 @@
  */
 
 import { now } from "../internal/clock.ts";
+import { Deque } from "../internal/deque.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
 import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
@@ -345,7 +346,10 @@ class BatchRun {
   readonly #journal: Journal | undefined;
   readonly #reader: AsyncIterator<BatchInput> | Iterator<BatchInput>;
   readonly #open = new Map<number, LiveJob>();
-  readonly #retry: Slot[] = [];
+  /** Inputs waiting for a later job, oldest first. */
+  readonly #retry = new Deque<Slot>();
+  /** An input taken for a job it did not fit in: the next job's first. */
+  #carry: Slot | undefined;
   readonly #startedAt = now();
   readonly #progress: BatchProgress = {
     jobs: {},
@@ -397,7 +401,7 @@ class BatchRun {
       this.#report();
       if (
         this.#open.size === 0 && this.#waiting === undefined && this.#inputsDone &&
-        this.#retry.length === 0
+        this.#retry.length === 0 && this.#carry === undefined
       ) {
         return;
       }
@@ -538,7 +542,8 @@ class BatchRun {
     const slots = new Map<string, Slot>();
     let tokens = 0;
     while (tokens < this.#jobTokens) {
-      let slot = this.#retry.shift();
+      let slot = this.#carry ?? this.#retry.shift();
+      this.#carry = undefined;
       if (slot === undefined) {
         const input = await this.#read();
         if (input === undefined) break;
@@ -550,7 +555,7 @@ class BatchRun {
       }
       const cost = estimateTokens(slot.text);
       if (slots.size > 0 && tokens + cost > this.#jobTokens) {
-        this.#retry.unshift(slot);
+        this.#carry = slot;
         break;
       }
       slots.set(String(slot.member.ordinal), slot);
@@ -606,7 +611,7 @@ class BatchRun {
         // project's cap. Give it up and plan smaller jobs from its inputs.
         this.#waiting = undefined;
         this.#jobTokens = Math.max(1, Math.floor(job.tokens / 2));
-        await this.#finish(job, "SPLIT", [...job.slots.values()], true);
+        await this.#finish(job, "SPLIT", [...job.slots.values()]);
         return;
       } else {
         this.#waiting = job;
@@ -811,7 +816,7 @@ class BatchRun {
   }
 
   /** Records a job as done (after the caller's flush), queues its retries, deletes its files. */
-  async #finish(job: LiveJob, state: string, retry: Slot[], first = false): Promise<void> {
+  async #finish(job: LiveJob, state: string, retry: Slot[]): Promise<void> {
     await this.#options.beforeCommit?.();
     await this.#journal?.append({
       t: "done",
@@ -820,8 +825,7 @@ class BatchRun {
       retry: packMembers(retry.map((slot) => slot.member)),
     });
     this.#open.delete(job.seq);
-    if (first) this.#retry.unshift(...retry);
-    else this.#retry.push(...retry);
+    for (const slot of retry) this.#retry.push(slot);
     this.#progress.jobsDone++;
     const files = [job.file, job.status?.resultFile].filter((name) => name !== undefined);
     for (const file of files) await this.#client.deleteFile(file).catch(() => {});
