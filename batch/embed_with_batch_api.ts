@@ -24,8 +24,8 @@ import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./jo
 
 /** One text to embed. */
 export interface BatchInput {
-  /** The input's id, given back with its result; unique within the run. */
-  id: string | number;
+  /** The input's id, given back with its result; unique within the run (a bigint: an integer beyond 2^53). */
+  id: string | number | bigint;
   /** The text. */
   text: string;
 }
@@ -44,8 +44,8 @@ export interface BatchRecordError {
 
 /** The one result of one input. */
 export type BatchResult =
-  | { id: string | number; embedding: number[]; tokens?: number }
-  | { id: string | number; error: BatchRecordError };
+  | { id: string | number | bigint; embedding: number[]; tokens?: number }
+  | { id: string | number | bigint; error: BatchRecordError };
 
 /** A snapshot of a run, given to {@linkcode EmbedWithBatchApiOptions.onProgress}. */
 export interface BatchProgress {
@@ -321,7 +321,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
 
 /** An input held in memory while a job has it. */
 interface Slot {
-  id: string | number;
+  id: string | number | bigint;
   text: string;
   member: JobMember;
 }
@@ -860,7 +860,7 @@ function hashIds(slots: Map<string, Slot>): string {
   const sorted = [...slots.values()].sort((a, b) => a.member.ordinal - b.member.ordinal);
   let hash = 0x811c9dc5;
   for (const { id, member } of sorted) {
-    const text = `${member.ordinal}:${JSON.stringify(id)};`;
+    const text = `${member.ordinal}:${typeof id === "bigint" ? String(id) : JSON.stringify(id)};`;
     for (let i = 0; i < text.length; i++) {
       hash ^= text.charCodeAt(i);
       hash = Math.imul(hash, 0x01000193);

@@ -14,7 +14,10 @@ const BITMAP_LIMIT = 1 << 27;
 
 const encoder = new TextEncoder();
 
-/** An exact set of `string | number` ids; `5` and `"5"` are different ids. */
+/**
+ * An exact set of `string | number | bigint` ids; `5` and `"5"` are different
+ * ids, and a bigint (an integer beyond 2^53) is the number it writes as.
+ */
 export class IdSet {
   #bits = new Uint32Array(0);
   #arena = new Uint8Array(1 << 12);
@@ -32,7 +35,7 @@ export class IdSet {
   }
 
   /** Returns whether `id` is in the set. */
-  has(id: string | number): boolean {
+  has(id: string | number | bigint): boolean {
     if (isBitmapId(id)) {
       const word = id >>> 5;
       return word < this.#bits.length && (this.#bits[word]! & (1 << (id & 31))) !== 0;
@@ -42,7 +45,7 @@ export class IdSet {
   }
 
   /** Adds `id`; returns `false` if it was already there. */
-  add(id: string | number): boolean {
+  add(id: string | number | bigint): boolean {
     if (isBitmapId(id)) {
       const word = id >>> 5;
       if (word >= this.#bits.length) {
@@ -130,11 +133,11 @@ export class IdSet {
   }
 }
 
-function isBitmapId(id: string | number): id is number {
+function isBitmapId(id: string | number | bigint): id is number {
   return typeof id === "number" && Number.isInteger(id) && id >= 0 && id < BITMAP_LIMIT;
 }
 
-function keyBytes(id: string | number): Uint8Array {
+function keyBytes(id: string | number | bigint): Uint8Array {
   return encoder.encode(typeof id === "string" ? `s${id}` : `n${id}`);
 }
 

@@ -91,8 +91,14 @@ export function summarize(
     `read to written p50 ${ms(latency.quantile(0.5))}, p95 ${ms(latency.quantile(0.95))}, ` +
     `p99 ${ms(latency.quantile(0.99))}`,
   ];
-  if (counts.errors > 0 && !interrupted && !failed) {
+  const tooLong = counts.errorsByCode.get("TOKEN_LIMIT") ?? 0;
+  if (counts.errors > tooLong && !interrupted && !failed) {
     lines.push("  the error records are retried by running again with --resume");
+  }
+  if (tooLong > 0) {
+    lines.push(
+      `  ${n(tooLong)} texts are over the token limit: --resume with --truncate embeds their start`,
+    );
   }
   if (interrupted || failed) lines.push("  run again with --resume to continue");
   return lines.join("\n");

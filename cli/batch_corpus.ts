@@ -18,7 +18,7 @@ import { BatchJournalError, Journal } from "../batch/journal.ts";
 import { redactSecret } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import { readInputs } from "./input.ts";
+import { type InputId, readInputs } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import {
@@ -107,7 +107,7 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     let output: CorpusOutput;
     try {
       input = await openInput(options, io);
-      output = await openOutput(options, io);
+      output = await openOutput(options, io, input);
     } catch (error) {
       input?.file?.close();
       if (!(error instanceof SetupError)) throw error;
@@ -302,7 +302,7 @@ class BatchCorpusRun {
     }
   }
 
-  #writeError(id: string | number, error: RecordError): Promise<void> {
+  #writeError(id: InputId, error: RecordError): Promise<void> {
     this.#counts.errors++;
     this.#counts.errorsByCode.set(error.code, (this.#counts.errorsByCode.get(error.code) ?? 0) + 1);
     return this.#writer.write(formatRecord(id, { error }));

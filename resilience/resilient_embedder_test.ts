@@ -95,7 +95,10 @@ Deno.test("ResilientEmbedder retries transient errors with backoff, and not perm
   await t.step("gives up after maxAttempts", async () => {
     const { embedder, calls } = scripted(() => new TypeError("connection reset"));
     const [result] = await time.until(
-      new ResilientEmbedder(embedder, { retry: { maxAttempts: 3, initialDelay: 10 } })
+      new ResilientEmbedder(embedder, {
+        retry: { maxAttempts: 3, initialDelay: 10 },
+        circuitBreaker: false,
+      })
         .embedEach(["x"]),
     );
     assert.equal(calls.length, 3);
@@ -272,4 +275,19 @@ Deno.test("ResilientEmbedder rejects bad options", () => {
   );
   assert.throws(() => new ResilientEmbedder(embedder, { callTimeout: "soon" }), RangeError);
   assert.throws(() => new ResilientEmbedder(embedder, { rpm: -1 }), RangeError);
+});
+
+Deno.test("ResilientEmbedder counts retries and 429s in its metrics as they happen, not at the call's end", async () => {
+  using time = new FakeTime();
+  const { embedder } = scripted((_, call) => call === 1 ? quota("60s") : undefined);
+  const resilient = new ResilientEmbedder(embedder);
+  const done = resilient.embedEach(["a"]);
+  await time.tick(30_000); // half-way through the server's 60 s delay
+  const during = resilient.metrics.summary();
+  assert.equal(during.rateLimited, 1, "the 429 shows while the call waits");
+  assert.equal(during.retries, 1, "so does the retry it waits for");
+  await time.tick(30_000);
+  await done;
+  const after = resilient.metrics.summary();
+  assert.deepEqual([after.rateLimited, after.retries, after.calls], [1, 1, 2], "counted once");
 });

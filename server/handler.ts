@@ -7,7 +7,7 @@
 
 import type { BatchStrategy } from "../batcher.ts";
 import { parseDuration } from "../duration.ts";
-import { EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
+import { CircuitOpenError, EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
 import { EmbeddingMetrics } from "../metrics.ts";
 import type { RetryOptions } from "../resilience/retry.ts";
 import { requestToken, TokenSet } from "./_auth.ts";
@@ -189,6 +189,10 @@ function toHttpError(error: unknown): HttpError {
     return new HttpError("overloaded", "Server is shutting down: retry on another instance", {
       retryAfter: 1,
     });
+  }
+  if (error instanceof CircuitOpenError) {
+    // Upstream cannot be reached: every call would fail alike until the breaker lets one through.
+    return new HttpError("upstream", `Upstream unreachable: ${error.reason}`, { retryAfter: 30 });
   }
   if (!(error instanceof EmbeddingError)) {
     return new HttpError("internal", "Internal error: the request could not be served");
