@@ -28,6 +28,8 @@ export interface BatchInput {
   id: string | number | bigint;
   /** The text. */
   text: string;
+  /** A document's title, sent with the `RETRIEVAL_DOCUMENT` task type the way the model wants it. */
+  title?: string;
 }
 
 /** Why an input has no embedding. */
@@ -320,9 +322,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
 }
 
 /** An input held in memory while a job has it. */
-interface Slot {
-  id: string | number | bigint;
-  text: string;
+interface Slot extends BatchInput {
   member: JobMember;
 }
 
@@ -627,11 +627,12 @@ class BatchRun {
       const { dimensions, taskType } = this.#options;
       const profile = modelProfile(this.#settings.model);
       for (const [key, slot] of job.slots) {
-        const task = applyTask(profile, slot.text, taskType);
+        const task = applyTask(profile, slot.text, taskType, slot.title);
         lines.push(jobLine(key, task.text, {
           model: this.#settings.model,
           ...(dimensions !== undefined && { dimensions }),
           ...(task.taskType !== undefined && { taskType: task.taskType }),
+          ...(task.title !== undefined && { title: task.title }),
         }));
       }
       job.file = await this.#client.uploadJobFile(new Blob(lines), job.displayName);

@@ -117,7 +117,8 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     const where = simulator
       ? `the local simulator's Batch API at ${simulator.url} (--simulate)`
       : `${options.model} through the Batch API at ${options.baseUrl ?? "the Gemini API"}`;
-    return await new BatchCorpusRun(options, io, input, output, journal, secret)
+    // With --resume, the settings the output was made with.
+    return await new BatchCorpusRun(output.options, io, input, output, journal, secret)
       .run(client, where);
   } finally {
     await simulator?.close();
@@ -279,7 +280,9 @@ class BatchCorpusRun {
     const records = readInputs(this.#input.source, {
       format: this.#input.format,
       textField: this.#options.textField,
+      titleField: this.#options.titleField,
     });
+    const documents = this.#options.taskType === "RETRIEVAL_DOCUMENT";
     for await (const record of records) {
       this.#counts.read++;
       if (!this.#seen.add(record.id)) {
@@ -298,7 +301,20 @@ class BatchCorpusRun {
         this.#counts.written++;
         continue;
       }
-      yield { id: record.id, text: record.text };
+      if (record.files !== undefined) {
+        // Job files carry text requests: media goes through online runs.
+        this.#counts.badLines++;
+        await this.#writeError(record.id, {
+          code: "UNSUPPORTED_WITH_BATCH_API",
+          message: `line ${
+            record.line + 1
+          }: --batch-api embeds texts; a line with "file" is embedded without --batch-api`,
+        });
+        this.#counts.written++;
+        continue;
+      }
+      const title = documents ? record.title : undefined;
+      yield { id: record.id, text: record.text, ...(title !== undefined && { title }) };
     }
   }
 

@@ -257,3 +257,55 @@ Deno.test("CLI --batch-api --resume refuses a journal written for other settings
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("CLI --batch-api sends titles as the model wants them and refuses media lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-batch-cli-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/in.jsonl`,
+      '{"id":"d1","text":"Open Settings.","title":"Help"}\n' +
+        '{"id":"d2","text":"No title here."}\n' +
+        '{"id":"d3","text":"a picture","file":"cat.png"}\n',
+    );
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.jsonl`,
+        "--output",
+        `${dir}/out.jsonl`,
+        "--batch-api",
+        "--simulate",
+        "--simulate-batch-pending",
+        "5ms",
+        "--simulate-batch-running",
+        "5ms",
+        "--poll-interval",
+        "10ms",
+        "--model",
+        "gemini-embedding-2",
+        "--task-type",
+        "RETRIEVAL_DOCUMENT",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: () => {}, env: () => undefined },
+    );
+    assert.equal(code, 3, "one error record");
+    const byId = new Map(
+      records(await Deno.readTextFile(`${dir}/out.jsonl`)).map((r) => [r.id, r]),
+    );
+    const v2 = "gemini-embedding-2";
+    assert.deepEqual(
+      byId.get("d1")?.embedding,
+      simulatedEmbedding("title: Help | text: Open Settings.", 8, v2),
+    );
+    assert.deepEqual(
+      byId.get("d2")?.embedding,
+      simulatedEmbedding("title: none | text: No title here.", 8, v2),
+    );
+    assert.equal((byId.get("d3")?.error as { code: string }).code, "UNSUPPORTED_WITH_BATCH_API");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
