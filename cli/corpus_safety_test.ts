@@ -179,9 +179,10 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
     const meta = JSON.parse(await Deno.readTextFile(`${out}.meta.json`));
     assert.deepEqual(meta, {
       embatch: 1,
-      model: "gemini-embedding-001",
+      model: "gemini-embedding-2",
       dimensions: 8,
       taskType: "CLUSTERING",
+      normalize: true,
     });
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
     const resumed = await runCli([...base, "--resume"]);
@@ -197,7 +198,11 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
       ],
       [
         ["--model", "text-embedding-004"],
-        /--model gemini-embedding-001, not --model text-embedding-004/,
+        /--model gemini-embedding-2, not --model text-embedding-004/,
+      ],
+      [
+        ["--no-normalize"],
+        /made with unit-length vectors \(no --no-normalize\), not --no-normalize/,
       ],
     ];
     for (const [flags, message] of cases) {
@@ -336,7 +341,7 @@ Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", a
   );
   assert.equal(code, 0, stderr);
   assert.ok(
-    stderr.includes(`gemini-embedding-001 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
+    stderr.includes(`gemini-embedding-2 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
     stderr,
   );
   assert.doesNotMatch(stderr, /the Gemini API/);
@@ -386,15 +391,12 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
   const { createSimulatorHandler } = await import("../simulator/server.ts");
   const handler = createSimulatorHandler();
   let calls = 0;
-  const stopped = Promise.withResolvers<void>();
   // Answers the first call, then goes away: every later connection is refused.
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
-    if (++calls === 1) {
-      return handler(request).finally(() => setTimeout(() => stopped.resolve(), 0));
-    }
-    return new Response("gone", { status: 503 });
+    if (++calls > 1) return new Response("reached a closed server", { status: 503 });
+    // Stop listening before the answer leaves, so that the next call finds no server.
+    return handler(request).finally(() => void server.shutdown());
   });
-  stopped.promise.then(() => server.shutdown());
   try {
     await withDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
