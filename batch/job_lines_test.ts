@@ -18,6 +18,22 @@ Deno.test("jobLine writes the key and an EmbedContentRequest", () => {
   });
 });
 
+Deno.test("jobLine carries a title for gemini-embedding-001's documents", () => {
+  const line = jobLine("1", "body", {
+    model: "gemini-embedding-001",
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    dimensions: 768,
+  });
+  assert.deepEqual(JSON.parse(line).request, {
+    model: "models/gemini-embedding-001",
+    content: { parts: [{ text: "body" }] },
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    outputDimensionality: 768,
+  });
+});
+
 Deno.test("parseResultLine reads responses, error lines and token counts", async (t) => {
   await t.step("tokenCount as an int64 string", () => {
     assert.deepEqual(
