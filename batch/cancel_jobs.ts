@@ -5,8 +5,7 @@
  */
 
 import { BatchApiClient, type BatchApiClientOptions } from "./client.ts";
-import { Journal } from "./journal.ts";
-import { packMembers } from "./journal.ts";
+import { Journal, packMembers } from "./journal.ts";
 
 /** Options of {@linkcode cancelBatchJobs}. */
 export interface CancelBatchJobsOptions extends BatchApiClientOptions {

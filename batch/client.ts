@@ -206,6 +206,24 @@ export class BatchApiClient {
   }
 
   /**
+   * Lists this project's files whose display name starts with `prefix`.
+   *
+   * @param prefix The display-name prefix.
+   * @returns The file names (`files/…`) found, by display name.
+   */
+  findFiles(prefix: string): Promise<Map<string, string>> {
+    return this.#retrying(async () => {
+      const found = new Map<string, string>();
+      for await (const file of await this.#ai.files.list({ config: { pageSize: 100 } })) {
+        if (file.displayName?.startsWith(prefix) && file.name !== undefined) {
+          found.set(file.displayName, file.name);
+        }
+      }
+      return found;
+    });
+  }
+
+  /**
    * Asks the API to cancel a job (best effort; it ends `CANCELLED` later).
    *
    * @param name The job's name.

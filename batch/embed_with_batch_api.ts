@@ -10,9 +10,14 @@ import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
-import { type JobMember, Journal, type JournaledJob, packMembers } from "./journal.ts";
+import {
+  BatchJournalError,
+  type JobMember,
+  Journal,
+  type JournaledJob,
+  packMembers,
+} from "./journal.ts";
 import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./job_lines.ts";
-import { BatchJournalError } from "./journal.ts";
 
 /** One text to embed. */
 export interface BatchInput {
@@ -132,7 +137,7 @@ export interface EmbedWithBatchApiOptions {
    * Jobs an input may be in whose result line for it is an error, before it
    * becomes an error result. Errors `400`, `403` and `404` are not retried.
    *
-   * @default {3}
+   * @default {5}
    */
   maxLineAttempts?: number;
   /**
@@ -270,7 +275,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
     maxEnqueuedTokens: options.maxEnqueuedTokens ?? 500_000,
     pollInterval: options.pollInterval ?? 30_000,
     jobDeadline: options.jobDeadline ?? 86_400_000,
-    maxLineAttempts: options.maxLineAttempts ?? 3,
+    maxLineAttempts: options.maxLineAttempts ?? 5,
     maxJobAttempts: options.maxJobAttempts ?? 3,
     random: options.random ?? Math.random,
   };
@@ -486,6 +491,17 @@ class BatchRun {
    * the create may have reached the server just before the process died.
    */
   async #reattach(): Promise<void> {
+    // An upload that finished before the kill but was not recorded: use it, not a second one.
+    const unuploaded = [...this.#open.values()].filter((job) => job.file === undefined);
+    if (unuploaded.length > 0) {
+      const files = await this.#client.findFiles(`embatch-${this.#runId}-`);
+      for (const job of unuploaded) {
+        const file = files.get(job.displayName);
+        if (file === undefined) continue;
+        job.file = file;
+        await this.#journal?.append({ t: "file", seq: job.seq, file });
+      }
+    }
     const unsure = [...this.#open.values()].filter((job) =>
       job.name === undefined && job.file !== undefined
     );
@@ -816,9 +832,6 @@ class BatchRun {
       progress.requests.succeeded += stats.succeeded;
       progress.requests.failed += stats.failed;
       progress.requests.pending += stats.pending;
-    }
-    if (this.#waiting !== undefined && !this.#open.has(this.#waiting.seq)) {
-      progress.jobs.PLANNED = (progress.jobs.PLANNED ?? 0) + 1;
     }
     progress.elapsedMs = now() - this.#startedAt;
     this.#options.onProgress?.({

@@ -247,6 +247,36 @@ Deno.test("embedWithBatchApi finds a job created just before a kill instead of c
   }
 });
 
+Deno.test("embedWithBatchApi uses an upload that finished just before a kill instead of uploading again", async () => {
+  using time = new FakeTime();
+  const journal = await Deno.makeTempFile({ suffix: ".journal" });
+  try {
+    const handler = simulator();
+    const inputs = corpus(30);
+    const killed = new Error("killed");
+    {
+      using _fetch = routeFetchTo(async (request) => {
+        const response = await handler(request);
+        if (response.headers.get("x-goog-upload-status") === "final") throw killed;
+        return response;
+      });
+      await assert.rejects(
+        collect(time, inputs, options({ journal })),
+        (error) => error === killed,
+      );
+    }
+    assert.equal(handler.batch.stats.filesUploaded, 1);
+    using _fetch = routeFetchTo(handler);
+    const results = await collect(time, inputs, options({ journal }));
+    assertOnePerInput(results, inputs);
+    const stats = handler.batch.stats;
+    assert.equal(stats.filesUploaded, stats.jobsCreated, "one upload per job");
+    assert.equal(stats.filesDeleted, stats.filesUploaded + stats.jobsCreated);
+  } finally {
+    await Deno.remove(journal);
+  }
+});
+
 Deno.test("embedWithBatchApi detaches on abort and a resumed run writes the rest once", async () => {
   using time = new FakeTime();
   const journal = await Deno.makeTempFile({ suffix: ".journal" });

@@ -1,7 +1,7 @@
 /**
  * Benchmark of the embedding cache (issue 14), in two parts.
  *
- *   deno task bench:cache [--vectors N] [--texts N] [--dimensions N]
+ *   deno task bench:cache [--vectors N] [--texts N] [--dimensions N] [--concurrency N] [--baseline]
  *
  * 1. The store: `--vectors` (default 1,000,000) random float32 vectors of
  *    `--dimensions` (default 768) values are written to a new cache file with
@@ -12,9 +12,10 @@
  * 2. A corpus re-run: `--texts` (default 1,000,000) JSONL texts are embedded by
  *    `main.ts --simulate --cache` as a subprocess against the simulator's
  *    Gemini-like latency model (150 ms + 2 ms per text + 0–100 ms jitter per
- *    call, no quota; `--concurrency 16`, batches of 100), first without a
- *    cache (the baseline), then with a new cache (the first run), then again
- *    with every 50th text edited (2% changed). It prints each run's time and
+ *    call, no quota; the CLI's defaults otherwise: 4 calls in flight, batches
+ *    of 100), with a new cache (the first run), then again with every 50th
+ *    text edited (2% changed); with `--baseline`, also first without a cache
+ *    (the cost of writing the cache). It prints each run's time and
  *    API calls, checks that the re-run's output holds, for every id, the
  *    simulator's vector of its current text, and compares the re-run with the
  *    first run. Corpus runs use 8 dimensions so that the output file (JSON
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     vectors: { type: "string", default: "1000000" },
     texts: { type: "string", default: "1000000" },
     dimensions: { type: "string", default: "768" },
+    concurrency: { type: "string", default: "4" },
+    baseline: { type: "boolean", default: false },
   },
 });
 const VECTORS = Number(values.vectors);
@@ -139,7 +142,7 @@ async function runCli(output: string, cache: boolean): Promise<CliRun> {
     "--dimensions",
     String(CORPUS_DIMENSIONS),
     "--concurrency",
-    "16",
+    values.concurrency,
     "--progress-interval",
     "1h",
     ...(cache ? ["--cache", `${dir}/corpus-cache.sqlite`] : []),
@@ -180,13 +183,17 @@ async function benchRerun(): Promise<void> {
   if (TEXTS === 0) return;
   console.log(
     `corpus re-run: ${n(TEXTS)} texts, ${CORPUS_DIMENSIONS} dimensions, simulator latency ` +
-      `150 ms + 2 ms/text + 0-100 ms jitter, --concurrency 16`,
+      `150 ms + 2 ms/text + 0-100 ms jitter, --concurrency ${values.concurrency}`,
   );
   await writeCorpus(`${dir}/corpus.jsonl`, false);
-  const baseline = await runCli(`${dir}/baseline.jsonl`, false);
-  console.log(
-    `  without --cache:          ${baseline.seconds.toFixed(1)} s, ${n(baseline.calls)} API calls`,
-  );
+  if (values.baseline) {
+    const baseline = await runCli(`${dir}/baseline.jsonl`, false);
+    console.log(
+      `  without --cache:          ${baseline.seconds.toFixed(1)} s, ${
+        n(baseline.calls)
+      } API calls`,
+    );
+  }
   const first = await runCli(`${dir}/first.jsonl`, true);
   console.log(
     `  first run, --cache:       ${first.seconds.toFixed(1)} s, ${n(first.calls)} API calls`,

@@ -40,7 +40,14 @@ export type CachedItem<T> = EmbeddingResult & {
  *
  * @typeParam T The type of the inputs.
  */
-export interface CachedPipelineOptions<T> extends Omit<PipelineOptions<T>, "write"> {
+export interface CachedPipelineOptions<T> extends Omit<PipelineOptions<T>, "write" | "text"> {
+  /**
+   * Extracts the text to embed from an input (the cache keys texts; contents
+   * with media are not cached).
+   *
+   * @default {the input itself, which must then be a string}
+   */
+  text?: (item: T) => string;
   /** The cache to read and fill; the caller opens and closes it. */
   cache: EmbeddingCache;
   /** The model, dimensions, task type and title the embedder embeds with. */
@@ -159,6 +166,13 @@ export async function runCachedPipeline<T>(
   const order = new Deque<Slot<T>>();
   let heldBytes = 0;
   const drained = new Notifier();
+  // Ends a wait for `drained` when the run stops: the caller's signal, or a
+  // failed write (after which nothing drains). Without it a reader waiting
+  // here would keep the pipeline's input stage, and so the run, from ending.
+  const stopped = new AbortController();
+  const waitSignal = options.signal
+    ? AbortSignal.any([options.signal, stopped.signal])
+    : stopped.signal;
   const inFlight = new Map<string, Slot<T>>();
   const puts: CacheEntry[] = [];
 
@@ -232,7 +246,9 @@ export async function runCachedPipeline<T>(
         yield* lookUp();
         await pump();
         if (result !== NOT_READY && result.done) return;
-        while (canWait && heldBytes > maxHeldBytes && order.length > 0) await drained.wait();
+        while (canWait && heldBytes > maxHeldBytes && order.length > 0) {
+          await drained.wait(waitSignal);
+        }
       }
     } finally {
       // Not awaited: with a read still pending, return() waits for it to settle.
@@ -262,13 +278,16 @@ export async function runCachedPipeline<T>(
         if (out.ok) {
           slot.vector = Float32Array.from(out.embedding);
           if (!out.truncated) puts.push({ key: slot.key, vector: slot.vector });
-          if (puts.length >= lookupBatch) flushPuts();
+          if (puts.length >= PUT_BATCH) flushPuts();
         }
         for (const follower of [slot, ...(slot.followers ?? [])]) {
           follower.result = result;
           follower.vector = slot.vector;
         }
-        return pump();
+        return pump().catch((error) => {
+          stopped.abort(error);
+          throw error;
+        });
       },
     });
     await pump();
@@ -277,6 +296,13 @@ export async function runCachedPipeline<T>(
   }
   return { ...summary, ...counts };
 }
+
+/**
+ * New vectors written to the cache per transaction. Larger batches rewrite
+ * fewer index pages per vector; a process killed mid-run loses at most this
+ * many (they are embedded again next time).
+ */
+const PUT_BATCH = 1024;
 
 const NOT_READY = Symbol("not ready");
 

@@ -205,3 +205,30 @@ Deno.test("runCachedPipeline writes the hits of a slow source without waiting fo
   assert.deepEqual(out, ["t1", "t2", "t3", "t4"]);
   assert.equal(summary.hits, 3);
 });
+
+Deno.test("runCachedPipeline rejects, not hangs, when a write fails while reading is paused", async () => {
+  using time = new FakeTime();
+  using cache = await tempCache();
+  await runCachedPipeline({
+    inputs: texts(1, 50),
+    embedder: recording(),
+    cache,
+    context,
+    write: () => {},
+  });
+  const failure = new Error("disk full");
+  const run = runCachedPipeline({
+    inputs: ["t0", ...texts(1, 50)],
+    embedder: recording(),
+    cache,
+    context,
+    batchSize: 10,
+    timeout: "1s",
+    lookupBatch: 8,
+    maxHeldBytes: 8,
+    write: () => {
+      throw failure;
+    },
+  });
+  await assert.rejects(time.until(run, 100), (error) => error === failure);
+});

@@ -15,7 +15,16 @@ const APPLICATION_ID = 0x454d4243;
 const SCHEMA_VERSION = 1;
 /**
  * Bytes counted per entry on top of its vector towards `maxSize`: the 32-byte
- * key, two times, the row and index overhead.
+ * key (in the row and in its index), the written and last-used times, and the
+ * rows' own overhead.
+ *
+ * @example An entry of 768 float32 values counts 3,168 bytes
+ * ```ts
+ * import { ENTRY_OVERHEAD_BYTES } from "./embedding_cache.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(768 * 4 + ENTRY_OVERHEAD_BYTES, 3168);
+ * ```
  */
 export const ENTRY_OVERHEAD_BYTES = 96;
 /**
@@ -49,6 +58,7 @@ INSERT INTO totals VALUES (1, 0, 0);
 CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
   UPDATE totals SET entries = entries + 1,
     bytes = bytes + length(NEW.vector) + ${ENTRY_OVERHEAD_BYTES};
+  INSERT OR REPLACE INTO usage VALUES (NEW.id, NEW.written_at);
 END;
 CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
   UPDATE totals SET entries = entries - 1,
@@ -57,6 +67,7 @@ CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
 END;
 CREATE TRIGGER entries_update AFTER UPDATE OF vector ON entries BEGIN
   UPDATE totals SET bytes = bytes + length(NEW.vector) - length(OLD.vector);
+  UPDATE usage SET used_at = NEW.written_at WHERE id = NEW.id;
 END;
 PRAGMA application_id = ${APPLICATION_ID};
 PRAGMA user_version = ${SCHEMA_VERSION};
@@ -151,7 +162,6 @@ export class EmbeddingCache implements Disposable {
   #db: DatabaseSync;
   #maxSize: number | undefined;
   #touchInterval: number;
-  #upsertUsage: StatementSync;
   #select: StatementSync;
   #upsert: StatementSync;
   #touch: StatementSync;
@@ -200,11 +210,7 @@ export class EmbeddingCache implements Disposable {
       );
       this.#upsert = this.#db.prepare(
         `INSERT INTO entries (key, vector, written_at) VALUES (?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, written_at = excluded.written_at
-         RETURNING id`,
-      );
-      this.#upsertUsage = this.#db.prepare(
-        "INSERT OR REPLACE INTO usage (id, used_at) VALUES (?, ?)",
+         ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, written_at = excluded.written_at`,
       );
       this.#touch = this.#db.prepare("UPDATE usage SET used_at = ? WHERE id = ?");
       this.#totals = this.#db.prepare("SELECT entries, bytes FROM totals");
@@ -334,8 +340,7 @@ export class EmbeddingCache implements Disposable {
       const time = now();
       for (const { key, vector } of entries) {
         const bytes = new Uint8Array(Float32Array.from(vector).buffer);
-        const { id } = this.#upsert.get(checkKey(key), bytes, time)!;
-        this.#upsertUsage.run(id as number, time);
+        this.#upsert.run(checkKey(key), bytes, time);
       }
       this.#writeTouches(time);
       this.#evictOverflow();

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256 } from "./_sha256.ts";
 
 /**
  * What determines an embedding besides its text: the same text under another
@@ -71,8 +71,7 @@ export function cacheKey(context: CacheKeyContext, text: string): Uint8Array {
     context.title ?? null,
     text,
   ];
-  // A copy: Node's small Buffers share one pooled ArrayBuffer.
-  return new Uint8Array(createHash("sha256").update(JSON.stringify(fields), "utf8").digest());
+  return sha256(JSON.stringify(fields));
 }
 
 /**
@@ -91,6 +90,8 @@ export function cacheKey(context: CacheKeyContext, text: string): Uint8Array {
  */
 export function keyToHex(key: Uint8Array): string {
   let hex = "";
-  for (const byte of key) hex += byte.toString(16).padStart(2, "0");
+  for (const byte of key) hex += HEX[byte]!;
   return hex;
 }
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));

@@ -7,6 +7,7 @@ import type { CacheKeyContext } from "../cache/key.ts";
 import type { CliOptions } from "./args.ts";
 import type { MainIO } from "./io.ts";
 import { describeFileError } from "./_describe.ts";
+import { modelProfile } from "../gemini/models.ts";
 
 /**
  * Resolves `--cache`: `default` is `$XDG_CACHE_HOME/embatch/cache.sqlite`, else
@@ -66,23 +67,13 @@ function describeCacheError(error: unknown): string {
 /** What determines a corpus run's vectors besides the text. */
 export function keyContext(options: CliOptions): CacheKeyContext {
   return {
-    model: options.model,
+    // Vectors written as returned (--no-normalize) must not be served as
+    // normalised ones, or the other way round.
+    model: options.normalize ? options.model : `${options.model}#as-returned`,
     ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
     ...(options.taskType !== undefined && { taskType: options.taskType }),
   };
 }
-
-/**
- * USD per million input tokens of the online API, for the "cost saved"
- * estimate. TEMPORARY: a small copy until the model profiles (gemini/models.ts,
- * issue 11) land; then read the price from there. Source: Google's pricing
- * page as quoted in shared/GEMINI_EMBEDDING_2.md.
- */
-const USD_PER_MILLION_TOKENS: Record<string, number> = {
-  "gemini-embedding-001": 0.15,
-  "gemini-embedding-2": 0.20,
-  "gemini-embedding-2-preview": 0.20,
-};
 
 /** What the cache did in a run, for the summary. */
 export interface CacheCounts {
@@ -100,7 +91,7 @@ export function describeCacheUse(
   stats: CacheStats,
   model: string,
 ): string {
-  const price = USD_PER_MILLION_TOKENS[model.replace(/^models\//, "")];
+  const price = modelProfile(model).price?.text;
   const cost = price === undefined
     ? ""
     : `, ~${usd(counts.savedTokens / 1e6 * price)} at $${price.toFixed(2)}/1M tokens`;

@@ -1,8 +1,8 @@
-// Internal: what an output file was made with (model, dimensions, task type),
+// Internal: what an output file was made with (model, dimensions, task type, normalisation),
 // recorded in a sidecar `OUTPUT.meta.json` so that `--resume` never mixes
 // embedding spaces. A sidecar rather than a header record keeps the output a
-// plain JSONL file of one record per id. To record another setting (such as
-// normalisation), add it to SETTINGS and fill it in `settingsOf`.
+// plain JSONL file of one record per id. To record another setting, add it to
+// SETTINGS and fill it in `settingsOf`.
 
 import type { CliOptions } from "./args.ts";
 
@@ -13,6 +13,8 @@ export type OutputSettings = Record<string, string | number | boolean | null>;
 interface Setting {
   key: string;
   flag: string;
+  /** How a value reads in a message; `null` is the default. */
+  show?: (value: string | number | boolean | null) => string;
   /** The option's value (`null` when unset), or `undefined` when the flag was not given. */
   given(options: CliOptions): string | number | boolean | null | undefined;
   /** The options with the recorded value filled in. */
@@ -41,6 +43,13 @@ const SETTINGS: readonly Setting[] = [
       taskType: typeof v === "string" ? v as CliOptions["taskType"] : undefined,
     }),
   },
+  {
+    key: "normalize",
+    flag: "--no-normalize",
+    given: (o) => o.flagsGiven.has("no-normalize") ? o.normalize : undefined,
+    apply: (o, v) => typeof v === "boolean" ? { ...o, normalize: v } : o,
+    show: (v) => v === false ? "--no-normalize" : "normalised vectors (no --no-normalize)",
+  },
 ];
 
 /** The sidecar's path for an output file. */
@@ -54,6 +63,7 @@ export function settingsOf(options: CliOptions): OutputSettings {
     model: options.model.replace(/^models\//, ""),
     dimensions: options.dimensions ?? null,
     taskType: options.taskType ?? null,
+    normalize: options.normalize,
   };
 }
 
@@ -107,7 +117,8 @@ export function applySettings(
     if (now === undefined) {
       merged = setting.apply(merged, was);
     } else if (now !== was) {
-      const show = (v: unknown) => v === null ? `no ${setting.flag}` : `${setting.flag} ${v}`;
+      const show = setting.show ??
+        ((v: unknown) => v === null ? `no ${setting.flag}` : `${setting.flag} ${v}`);
       return `embatch: cannot resume ${output}: it was made with ${show(was)}, not ${
         show(now)
       } (recorded in ${

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { parseCliArgs } from "./args.ts";
 import { applySettings, readSettings, settingsOf, writeSettings } from "./_settings.ts";
 
-const recorded = { model: "gemini-embedding-001", dimensions: 8, taskType: "CLUSTERING" };
+const recorded = {
+  model: "gemini-embedding-001",
+  dimensions: 8,
+  taskType: "CLUSTERING",
+  normalize: true,
+};
 
 Deno.test("applySettings fills in flags that were not given from the record", () => {
   const merged = applySettings(parseCliArgs(["--input", "in.txt"]), recorded, "out.jsonl");

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
+import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
@@ -77,6 +78,10 @@ export interface CliOptions {
   format: InputFormat | undefined;
   /** The JSONL field holding the text. */
   textField: string;
+  /** The JSONL field holding a document's title. */
+  titleField: string;
+  /** Scale every vector to unit length (`--no-normalize` turns it off). */
+  normalize: boolean;
   /** The Gemini task type, when set. */
   taskType: GeminiTaskType | undefined;
   /** The most calls in flight at once, when set. */
@@ -151,12 +156,23 @@ Corpus runs:
                         {"id":..,"embedding":[..]} or {"id":..,"error":{..}}
   --format text|jsonl   how the input is read  (default: jsonl for .jsonl/.ndjson)
   --text-field NAME     the JSONL field holding the text          (default text)
+  --title-field NAME    the JSONL field holding a document's title (default title);
+                        used with --task-type RETRIEVAL_DOCUMENT
+                        A JSONL line may carry "file": a path or a list of paths
+                        (relative to the input file; PNG, JPEG, PDF, MP3, WAV,
+                        MP4, MOV) and an optional text: one vector for all of it
+                        (gemini-embedding-2 only)
   --resume              keep the records already in --output, repair a torn
                         last line, retry error records, embed the rest
   --overwrite           replace an existing --output file
   --task-type TYPE      RETRIEVAL_DOCUMENT, RETRIEVAL_QUERY, SEMANTIC_SIMILARITY,
                         CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
-                        FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
+                        FACT_VERIFICATION or CODE_RETRIEVAL_QUERY: the taskType
+                        field for gemini-embedding-001, Google's instruction in
+                        the text for gemini-embedding-2; without it texts are
+                        sent exactly as given
+  --no-normalize        write vectors exactly as the API returns them (default:
+                        unit length; 001 below 3072 dimensions is not)
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
@@ -217,7 +233,8 @@ Both:
   --tpm N               most tokens per minute, estimated (free tier: 30000)
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
-  --model NAME          embedding model                  (default gemini-embedding-001)
+  --model NAME          embedding model: gemini-embedding-2 (default) or
+                        gemini-embedding-001 (text only; see README)
   --base-url URL        Gemini API base URL (or set GOOGLE_GEMINI_BASE_URL)
   --simulate            use the local simulator even if an API key is set
   -h, --help            show this help
@@ -316,7 +333,7 @@ export function parseCliArgs(args: string[]): CliOptions {
   } catch (error) {
     throw new UsageError(oneLine((error as Error).message));
   }
-  const model = values.model ?? "gemini-embedding-001";
+  const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
     throw new UsageError(
       `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
@@ -360,6 +377,10 @@ export function parseCliArgs(args: string[]): CliOptions {
   if (textField === "") {
     throw new UsageError(`Invalid --text-field: expected a field name, received ""`);
   }
+  const titleField = values["title-field"] ?? "title";
+  if (titleField === "") {
+    throw new UsageError(`Invalid --title-field: expected a field name, received ""`);
+  }
   const taskType = values["task-type"];
   if (taskType !== undefined && !TASK_TYPES.includes(taskType as GeminiTaskType)) {
     throw new UsageError(
@@ -387,6 +408,8 @@ export function parseCliArgs(args: string[]): CliOptions {
     output,
     format,
     textField,
+    titleField,
+    normalize: !(values["no-normalize"] ?? false),
     taskType: taskType as GeminiTaskType | undefined,
     concurrency: optional("concurrency", values.concurrency, 1, 64),
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
@@ -540,6 +563,8 @@ const FLAGS = {
   output: { type: "string" },
   format: { type: "string" },
   "text-field": { type: "string" },
+  "title-field": { type: "string" },
+  "no-normalize": { type: "boolean" },
   "task-type": { type: "string" },
   concurrency: { type: "string" },
   rpm: { type: "string" },
@@ -594,7 +619,7 @@ const CORPUS_FLAGS = [
   "output",
   "format",
   "text-field",
-  "task-type",
+  "title-field",
   "concurrency",
   "max-attempts",
   "call-timeout",

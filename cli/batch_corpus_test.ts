@@ -5,7 +5,8 @@ import { batchJournalPath } from "./batch_corpus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
-const MODEL = "gemini-embedding-001";
+/** The CLI's default model (no --model is passed). */
+const MODEL = "gemini-embedding-2";
 
 /** Starts main.ts; resolves once stderr matches `pattern`, with the child and its whole run. */
 async function startCli(args: string[], pattern: RegExp, env: Record<string, string> = {}) {

@@ -15,12 +15,15 @@ import { runCachedPipeline } from "../cache/cached_pipeline.ts";
 import { keyToHex } from "../cache/key.ts";
 import type { BatchReason } from "../batcher.ts";
 import type { CacheStats, EmbeddingCache } from "../cache/embedding_cache.ts";
-import type { Embedder } from "../embedder.ts";
+import { dirname } from "node:path";
+import type { Embedder, EmbedInput } from "../embedder.ts";
 import { CircuitOpenError, redactSecret } from "../errors.ts";
 import { CircuitBreaker } from "../resilience/circuit_breaker.ts";
 import { ResilientEmbedder } from "../resilience/resilient_embedder.ts";
 import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
+import { loadMediaFiles } from "../gemini/media_files.ts";
+import { type ModelProfile, modelProfile } from "../gemini/models.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -28,7 +31,7 @@ import { EmbeddingMetrics } from "../metrics.ts";
 import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import type { InputError, InputId, InputRecord, InputText } from "./input.ts";
+import type { InputError, InputErrorCode, InputId, InputRecord, InputText } from "./input.ts";
 import { readInputs } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
@@ -53,6 +56,8 @@ const MAX_HELD_ERRORS = 10_000;
 /** An input on its way through the pipeline. */
 interface Pending extends InputText {
   readAt: number;
+  /** What is sent: the text, or a content with its title and media. */
+  input: EmbedInput;
 }
 
 /** A result as the pipeline (with or without the cache) hands it to the writer. */
@@ -210,6 +215,7 @@ function buildEmbedder(
 ): Embedder {
   return new GeminiEmbedder({
     model: options.model,
+    normalize: options.normalize,
     ...(options.dimensions !== undefined && { outputDimensionality: options.dimensions }),
     ...(options.taskType !== undefined && { taskType: options.taskType }),
     ...(simulatorUrl !== undefined
@@ -260,6 +266,9 @@ class CorpusRun {
   #interrupted = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #cache: EmbeddingCache | undefined;
+  readonly #profile: ModelProfile;
+  /** Where relative `"file"` paths start: the input file's directory. */
+  readonly #baseDir: string;
   readonly #cacheCounts: CacheCounts = { hits: 0, misses: 0, shared: 0, savedTokens: 0 };
   #cacheStats: CacheStats | undefined;
 
@@ -277,6 +286,10 @@ class CorpusRun {
       host,
       ...(options.maxOutageMs !== undefined && { maxOutage: options.maxOutageMs }),
     });
+    this.#profile = modelProfile(options.model);
+    this.#baseDir = options.input === undefined || options.input === "-"
+      ? "."
+      : dirname(options.input);
     this.#options = options;
     this.#io = io;
     this.#input = input;
@@ -296,6 +309,7 @@ class CorpusRun {
         }) with ${where}` +
         ` into ${this.#output.name}`,
     );
+    if (this.#profile.notice !== undefined) this.#note(this.#profile.notice);
     if (this.#output.resume) this.#note(describeResume(this.#output.name, this.#output.resume));
     const signal = this.#io.signal;
     if (signal?.aborted) this.#onInterrupt();
@@ -336,7 +350,7 @@ class CorpusRun {
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
-      text: (item: Pending) => item.text,
+      text: (item: Pending) => item.input,
       signal: this.#hardStop.signal,
       onBatch: (batch: { reason: BatchReason }) => void this.#counts.batches[batch.reason]++,
       write: (out: Outcome) => this.#write(out),
@@ -347,6 +361,8 @@ class CorpusRun {
       // Hits are answered before the batcher and never take a batch slot.
       await runCachedPipeline<Pending>({
         ...pipeline,
+        // The cache keys plain texts: #inputs refuses titled and media lines with --cache.
+        text: (item: Pending) => item.text,
         cache: this.#cache,
         context: keyContext(options),
       });
@@ -361,6 +377,7 @@ class CorpusRun {
       const records = readInputs(this.#input.source, {
         format: this.#input.format,
         textField: this.#options.textField,
+        titleField: this.#options.titleField,
         signal: this.#stopReading.signal,
         onBlankLine: () => void counts.blank++,
       });
@@ -372,13 +389,51 @@ class CorpusRun {
           await this.#badRecord(record);
           continue;
         }
+        const input = await this.#contentOf(record);
+        if (typeof input === "object" && "code" in input) {
+          await this.#badRecord({
+            ok: false,
+            id: record.id,
+            line: record.line,
+            error: input,
+            end: record.end,
+          });
+          continue;
+        }
         this.#sent++;
-        yield { ...record, readAt: now() };
+        yield { ...record, input, readAt: now() };
       }
     } catch (error) {
       const stop = this.#stopReading.signal;
       if (!(stop.aborted && error === stop.reason)) throw error;
     }
+  }
+
+  /**
+   * What to send for a line: its text alone, or a content with its title
+   * (for a document task type) and its files, checked against the model's
+   * limits; or the error record's code and message.
+   */
+  async #contentOf(
+    record: InputText,
+  ): Promise<EmbedInput | { code: InputErrorCode; message: string }> {
+    const options = this.#options;
+    const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
+    if (record.files === undefined && title === undefined) return record.text;
+    const where = `line ${record.line + 1}`;
+    if (this.#cache !== undefined) {
+      return {
+        code: "UNSUPPORTED_WITH_CACHE",
+        message: `${where}: --cache keys plain texts; a line with ${
+          record.files ? '"file"' : "a title"
+        } is embedded without --cache`,
+      };
+    }
+    const content = { text: record.text, ...(title !== undefined && { title }) };
+    if (record.files === undefined) return content;
+    const media = await loadMediaFiles(record.files, this.#baseDir, this.#profile);
+    if (!Array.isArray(media)) return { code: media.code, message: `${where}: ${media.message}` };
+    return { ...content, media };
   }
 
   /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */

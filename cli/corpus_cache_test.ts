@@ -187,3 +187,72 @@ Deno.test("CLI refuses bad --cache flags and files with exit 2 before running", 
     await assert.rejects(Deno.stat(`${dir}/out.jsonl`), Deno.errors.NotFound);
   });
 });
+
+Deno.test("CLI --cache survives a run killed with SIGKILL: the resumed run completes from it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-cli-cache-" });
+  const texts = Array.from({ length: 6000 }, (_, i) => `killed run text ${i}`);
+  await Deno.writeTextFile(`${dir}/corpus.jsonl`, corpus(texts));
+  const args = [
+    "--input",
+    `${dir}/corpus.jsonl`,
+    "--output",
+    `${dir}/out.jsonl`,
+    "--simulate",
+    "--simulate-latency",
+    "20ms",
+    "--dimensions",
+    "8",
+    "--concurrency",
+    "1",
+    "--cache",
+    `${dir}/c.sqlite`,
+    "--progress-interval",
+    "50ms",
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // Kill once 2,500 records are done: two batches of new vectors are in the cache by then.
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let stderr = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    stderr += value;
+    const counts = [...stderr.matchAll(/([\d,]+) done/g)].map((m) =>
+      Number(m[1]!.replaceAll(",", ""))
+    );
+    if (Math.max(0, ...counts) >= 2500) break;
+  }
+  child.kill("SIGKILL");
+  await reader.cancel();
+  assert.equal((await child.status).signal, "SIGKILL", stderr);
+
+  const resumed = await runCli([...args, "--resume"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const records = await readRecords(`${dir}/out.jsonl`);
+  assert.equal(new Set(records.map((r) => r.id)).size, 6000);
+  for (const r of records) {
+    assert.deepEqual(r.embedding, simulated(texts[Number(r.id.slice(4))]!));
+  }
+  // A third run over a new output: the killed run lost at most its last unwritten batch of new
+  // vectors (1,024), every other text is answered from the cache.
+  const again = await runCli([
+    ...args.slice(0, 2),
+    "--output",
+    `${dir}/again.jsonl`,
+    ...args.slice(4),
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const [, hits, misses] = /cache: ([\d,]+) hits, ([\d,]+) misses/.exec(again.stderr)!.map((v) =>
+    Number(v.replaceAll(",", ""))
+  );
+  assert.equal(hits! + misses!, 6000);
+  assert.ok(misses! <= 1024, again.stderr);
+  assert.match(again.stderr, /c\.sqlite: 6,000 vectors/);
+});

@@ -174,7 +174,10 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
     const out = `${dir}/out.jsonl`;
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
     const base = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--quiet"];
-    const first = await runCli([...base, "--dimensions", "8", "--task-type", "CLUSTERING"]);
+    const first = await runCli([
+      ...base,
+      ...["--model", "gemini-embedding-001", "--dimensions", "8", "--task-type", "CLUSTERING"],
+    ]);
     assert.equal(first.code, 0, first.stderr);
     const meta = JSON.parse(await Deno.readTextFile(`${out}.meta.json`));
     assert.deepEqual(meta, {
@@ -182,6 +185,7 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
       model: "gemini-embedding-001",
       dimensions: 8,
       taskType: "CLUSTERING",
+      normalize: true,
     });
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
     const resumed = await runCli([...base, "--resume"]);
@@ -196,8 +200,12 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
         /--task-type CLUSTERING, not --task-type RETRIEVAL_QUERY/,
       ],
       [
-        ["--model", "text-embedding-004"],
-        /--model gemini-embedding-001, not --model text-embedding-004/,
+        ["--model", "gemini-embedding-2"],
+        /--model gemini-embedding-001, not --model gemini-embedding-2/,
+      ],
+      [
+        ["--no-normalize"],
+        /made with normalised vectors \(no --no-normalize\), not --no-normalize/,
       ],
     ];
     for (const [flags, message] of cases) {
@@ -331,7 +339,7 @@ Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", a
   const { startSimulator } = await import("../simulator/server.ts");
   await using simulator = startSimulator();
   const { code, stderr } = await runCli(
-    ["--input", "-", "--dimensions", "2"],
+    ["--input", "-", "--dimensions", "2", "--model", "gemini-embedding-001"],
     { GEMINI_API_KEY: "test-key-0123456789", GOOGLE_GEMINI_BASE_URL: simulator.url },
   );
   assert.equal(code, 0, stderr);
@@ -386,15 +394,19 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
   const { createSimulatorHandler } = await import("../simulator/server.ts");
   const handler = createSimulatorHandler();
   let calls = 0;
-  const stopped = Promise.withResolvers<void>();
-  // Answers the first call, then goes away: every later connection is refused.
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
-    if (++calls === 1) {
-      return handler(request).finally(() => setTimeout(() => stopped.resolve(), 0));
-    }
-    return new Response("gone", { status: 503 });
-  });
-  stopped.promise.then(() => server.shutdown());
+  // Answers the first call on a connection it then closes, and stops listening:
+  // every later connection is refused.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (++calls > 1) return new Response("not expected", { status: 500 });
+      const answer = await handler(request);
+      void server.shutdown();
+      const headers = new Headers(answer.headers);
+      headers.set("connection", "close");
+      return new Response(answer.body, { status: answer.status, headers });
+    },
+  );
   try {
     await withDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");

@@ -8,6 +8,8 @@ Deno.test("TokenSet matches a known token by index and refuses others", () => {
   assert.equal(tokens.match("beta"), 1);
   assert.equal(tokens.match("bet"), -1);
   assert.equal(tokens.match(""), -1);
+  assert.equal(tokens.match("alphaalpha"), -1, "a repetition of a token is not the token");
+  assert.equal(tokens.match("alpha\0"), -1);
   assert.equal(new TokenSet([]).size, 0);
   assert.throws(() => new TokenSet([" padded"]), TypeError);
   assert.throws(() => new TokenSet([""]), TypeError);

@@ -9,6 +9,32 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (declared > maxBytes) throw tooLarge(declared, maxBytes);
   const body = request.body;
   if (body === null) throw new HttpError("invalid", "Invalid request: the body is empty");
+  // A declared length within the limit is read in one go (the common, fast
+  // case); otherwise the bytes are counted as they arrive.
+  let text: string;
+  if (declared <= maxBytes) {
+    text = await request.text();
+  } else {
+    try {
+      text = decoder.decode(await readCounted(body, maxBytes));
+    } catch (error) {
+      if (error instanceof HttpError) throw error;
+      throw new HttpError("invalid", "Invalid request: the body is not valid UTF-8");
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError("invalid", `Invalid JSON payload received: ${(error as Error).message}`);
+  }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+async function readCounted(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
@@ -26,18 +52,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } finally {
     reader.releaseLock();
   }
-  const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError("invalid", "Invalid request: the body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new HttpError("invalid", `Invalid JSON payload received: ${(error as Error).message}`);
-  }
+  return chunks.length === 1 ? chunks[0]! : concat(chunks, size);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

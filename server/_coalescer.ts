@@ -94,6 +94,9 @@ export class Coalescer {
     }
     items.forEach(({ text, group }, index) => {
       const limit = maxInputTokens(group.model);
+      // estimateTokens never gives more than 2 tokens per UTF-16 code unit
+      // (4 for a surrogate pair), so short texts need no estimate.
+      if (text.length * 2 <= limit) return;
       const tokens = estimateTokens(text);
       if (tokens > limit) {
         throw new HttpError(
@@ -103,27 +106,33 @@ export class Coalescer {
       }
     });
     const groups = items.map((item) => this.#group(item.group));
+    this.#pending += items.length;
+    for (const group of groups) group.pending++;
+    const one = async (item: GroupedText, group: Group, signal: AbortSignal) => {
+      const startedAt = now();
+      try {
+        const vector = await group.batcher.embed(item.text, { signal });
+        this.#options.onItemLatency?.(now() - startedAt);
+        return vector;
+      } finally {
+        this.#pending--;
+        group.pending--;
+      }
+    };
+    // One text (the common case) needs no withdrawal of others.
+    if (items.length === 1) return [await one(items[0]!, groups[0]!, signal)];
     const withdraw = new AbortController();
     const onAbort = () => withdraw.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    this.#pending += items.length;
-    for (const group of groups) group.pending++;
     try {
-      return await Promise.all(items.map(async (item, i) => {
-        const group = groups[i]!;
-        const startedAt = now();
-        try {
-          const vector = await group.batcher.embed(item.text, { signal: withdraw.signal });
-          this.#options.onItemLatency?.(now() - startedAt);
-          return vector;
-        } catch (error) {
-          withdraw.abort(error); // one text failed: the request fails, withdraw the others
-          throw error;
-        } finally {
-          this.#pending--;
-          group.pending--;
-        }
-      }));
+      return await Promise.all(
+        items.map((item, i) =>
+          one(item, groups[i]!, withdraw.signal).catch((error) => {
+            withdraw.abort(error); // one text failed: the request fails, withdraw the others
+            throw error;
+          })
+        ),
+      );
     } finally {
       signal.removeEventListener("abort", onAbort);
     }

@@ -11,6 +11,13 @@ function labelText(labels: Readonly<Record<string, string>>): string {
   return pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
 }
 
+/** A cheap map key for a label set (label values never hold a NUL). */
+function labelKey(labels: Readonly<Record<string, string>>): string {
+  let key = "";
+  for (const name in labels) key += `${name}\0${labels[name]}\0`;
+  return key;
+}
+
 function header(name: string, help: string, type: string): string {
   return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
 }
@@ -23,7 +30,7 @@ export class Counter {
 
   /** Adds `by` (default 1) to the series with these labels. */
   inc(labels: Record<string, string> = {}, by = 1): void {
-    const key = labelText(labels);
+    const key = labelKey(labels);
     const series = this.#values.get(key);
     if (series === undefined) this.#values.set(key, { labels, value: by });
     else series.value += by;
@@ -31,13 +38,15 @@ export class Counter {
 
   /** The value of one series (0 when it was never incremented). */
   get(labels: Record<string, string> = {}): number {
-    return this.#values.get(labelText(labels))?.value ?? 0;
+    return this.#values.get(labelKey(labels))?.value ?? 0;
   }
 
   render(): string {
     let text = header(this.name, this.help, "counter");
     if (this.#values.size === 0) return text + `${this.name} 0\n`;
-    for (const [key, { value }] of this.#values) text += `${this.name}${key} ${value}\n`;
+    for (const { labels, value } of this.#values.values()) {
+      text += `${this.name}${labelText(labels)} ${value}\n`;
+    }
     return text;
   }
 }

@@ -13,6 +13,7 @@ import type { RetryOptions } from "../resilience/retry.ts";
 import { requestToken, TokenSet } from "./_auth.ts";
 import { readJsonBody } from "./_body.ts";
 import { ClientLimits } from "./_client_limits.ts";
+import { Deadlines } from "./_deadlines.ts";
 import { Coalescer, type GroupedText } from "./_coalescer.ts";
 import {
   batchEmbedContentsResponse,
@@ -313,7 +314,8 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
     metrics: upstreamMetrics,
     onItemLatency: (ms) => m.itemLatency.observe(ms / 1000),
   });
-  const stopping = new AbortController();
+  const onStopCallbacks = new Set<() => void>();
+  const deadlines = new Deadlines(requestTimeoutMs);
   let draining = false;
   let idle: (() => void) | undefined;
   let reading = 0; // requests accepted whose texts are not queued yet
@@ -378,15 +380,15 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
           retryAfter: 1,
         }),
       );
-    const timer = setTimeout(
-      () =>
-        controller.abort(
-          new HttpError("deadline", `Request deadline exceeded: ${requestTimeoutMs} ms`),
-        ),
-      requestTimeoutMs,
+    const finished = deadlines.add(() =>
+      controller.abort(
+        new HttpError("deadline", `Request deadline exceeded: ${requestTimeoutMs} ms`),
+      )
     );
     request.signal.addEventListener("abort", onClientGone, { once: true });
-    stopping.signal.addEventListener("abort", onStop, { once: true });
+    // A set rather than a listener each on the long-lived stopping signal:
+    // removing one of thousands of listeners scans them all.
+    onStopCallbacks.add(onStop);
     inFlight++;
     reading++;
     let read = false;
@@ -421,9 +423,9 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
       return Response.json(answer(vectors));
     } finally {
       doneReading();
-      clearTimeout(timer);
+      finished();
       request.signal.removeEventListener("abort", onClientGone);
-      stopping.signal.removeEventListener("abort", onStop);
+      onStopCallbacks.delete(onStop);
       admission.release();
       if (--inFlight === 0) idle?.();
     }
@@ -550,7 +552,7 @@ export function createEmbeddingHandler(options: EmbeddingHandlerOptions): Embedd
       });
       const outcome = await Promise.race([Promise.all([allIdle, flushed]), graceOver]);
       clearTimeout(timer);
-      if (outcome === "grace") stopping.abort();
+      if (outcome === "grace") { for (const stop of [...onStopCallbacks]) stop(); }
       await allIdle;
     })();
     return closing;

@@ -5,6 +5,12 @@ import OpenAI from "openai";
 import { type ServerOptions, startServer } from "./listen.ts";
 import { geminiUpstream } from "./upstream.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
+import { normalize } from "../gemini/normalize.ts";
+
+/** What the server answers for `text`: 001's reduced-size vector, normalised by GeminiEmbedder. */
+function expected(text: string, dimensions: number): number[] {
+  return normalize(simulatedEmbedding(text, dimensions, MODEL));
+}
 
 const SERVER_KEY = "sk-server-upstream-SECRET-7f3a";
 const CLIENT_TOKEN = "client-token-1";
@@ -66,11 +72,11 @@ Deno.test("the @google/genai SDK embeds through the server: every caller gets it
   const answers = await Promise.all(singles);
   answers.forEach((answer, i) => {
     assert.equal(answer.embeddings?.length, 1);
-    assert.deepEqual(answer.embeddings?.[0]?.values, simulatedEmbedding(texts[i]!, 16));
+    assert.deepEqual(answer.embeddings?.[0]?.values, expected(texts[i]!, 16));
   });
   assert.deepEqual(
     (await several).embeddings?.map((e) => e.values),
-    ["x", "y", "z", "w"].map((t) => simulatedEmbedding(t, 16)),
+    ["x", "y", "z", "w"].map((t) => expected(t, 16)),
   );
   assert.equal(s.simulator.stats.requests, 1, "24 texts of 21 requests in one upstream call");
   assert.equal(s.simulator.keyStats(CLIENT_TOKEN), undefined, "the client token stays here");
@@ -98,14 +104,14 @@ Deno.test("the official openai package embeds through the server: every caller g
   answers.forEach((answer, i) => {
     assert.equal(answer.data.length, 1);
     // The SDK asks for base64 (float32) by default and decodes it.
-    assert.deepEqual(answer.data[0]!.embedding, fround(simulatedEmbedding(texts[i]!, 8)));
+    assert.deepEqual(answer.data[0]!.embedding, fround(expected(texts[i]!, 8)));
     assert.equal(answer.model, MODEL);
     assert.ok(answer.usage.prompt_tokens > 0);
   });
   const floats = await pair;
   assert.deepEqual(floats.data.map((d) => d.embedding), [
-    simulatedEmbedding("left", 8),
-    simulatedEmbedding("right", 8),
+    expected("left", 8),
+    expected("right", 8),
   ]);
   assert.deepEqual(floats.data.map((d) => d.index), [0, 1]);
   assert.equal(s.simulator.stats.requests, 1);
@@ -148,7 +154,7 @@ Deno.test("500 concurrent single-text requests make at most 50 upstream calls", 
     }).then((r) => r.json())
   ));
   responses.forEach((body, i) => {
-    assert.deepEqual(body.data[0].embedding, simulatedEmbedding(texts[i]!, 4));
+    assert.deepEqual(body.data[0].embedding, expected(texts[i]!, 4));
   });
   assert.ok(s.simulator.stats.requests <= 50);
   assert.equal(s.simulator.stats.requests, 5);
@@ -171,7 +177,7 @@ Deno.test("shutdown stops accepting, sends what is queued, answers it, then clos
   const answers = await Promise.all(queued);
   assert.deepEqual(answers.map((r) => r.status), [200, 200, 200]);
   const bodies = await Promise.all(answers.map((r) => r.json()));
-  assert.deepEqual(bodies[1].data[0].embedding, simulatedEmbedding("two", 4));
+  assert.deepEqual(bodies[1].data[0].embedding, expected("two", 4));
   assert.equal(s.simulator.stats.requests, 1);
   await assert.rejects(ask("late"), TypeError, "the listener is closed");
 });

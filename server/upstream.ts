@@ -60,8 +60,8 @@ export interface GeminiUpstreamOptions {
  *
  * await using simulator = startSimulator();
  * const upstream = geminiUpstream({ apiKey: "server-key", baseUrl: simulator.url });
- * const embedder = upstream({ model: "gemini-embedding-001", dimensions: 4 });
- * assert.deepEqual(await embedder.embed(["hi"]), [simulatedEmbedding("hi", 4)]);
+ * const embedder = upstream({ model: "gemini-embedding-2", dimensions: 4 });
+ * assert.deepEqual(await embedder.embed(["hi"]), [simulatedEmbedding("hi", 4, "gemini-embedding-2")]);
  * ```
  */
 export function geminiUpstream(options: GeminiUpstreamOptions): UpstreamFactory {

@@ -710,6 +710,7 @@ export class BatchSimulator {
     };
   }
 
+  /** A generated file's size, estimated: its lines are made only when it is downloaded. */
   #resultSize(job: Job): number {
     return job.lines.length * 64;
   }

@@ -142,7 +142,7 @@ Deno.test("Batch simulator answers an inline job with inlined responses in input
   assert.equal(done.state, "JOB_STATE_SUCCEEDED");
   assert.deepEqual(
     done.dest?.inlinedEmbedContentResponses?.map((item) => item.response?.embedding?.values),
-    [simulatedEmbedding("hello", 3), simulatedEmbedding("world", 3)],
+    [simulatedEmbedding("hello", 3, MODEL), simulatedEmbedding("world", 3, MODEL)],
   );
 });
 
