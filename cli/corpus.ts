@@ -491,7 +491,7 @@ class CorpusRun {
       pending = this.#writeError(item.id, {
         code,
         message: redactSecret(
-          code === "TOKEN_LIMIT" ? tokenLimitHint(message) : message,
+          code === "TOKEN_LIMIT" && !this.#options.truncate ? tokenLimitHint(message) : message,
           this.#secret,
         ),
         ...(status !== undefined && { status }),
@@ -610,6 +610,7 @@ class CorpusRun {
           now() - this.#startedAt,
           this.#interrupted,
           failure !== undefined,
+          this.#options.truncate,
         ),
       );
       if (this.#cache && this.#cacheStats) {
