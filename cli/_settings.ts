@@ -1,8 +1,10 @@
-// Internal: what an output file was made with (model, dimensions, task type, normalisation),
+// Internal: what an output file was made with (model, dimensions, task type,
+// normalisation),
 // recorded in a sidecar `OUTPUT.meta.json` so that `--resume` never mixes
 // embedding spaces. A sidecar rather than a header record keeps the output a
 // plain JSONL file of one record per id. To record another setting, add it to
-// SETTINGS and fill it in `settingsOf`.
+// SETTINGS and fill it in `settingsOf`. A sidecar written before a setting was
+// recorded says nothing of it, and the flags decide.
 
 import type { CliOptions } from "./args.ts";
 
@@ -13,12 +15,12 @@ export type OutputSettings = Record<string, string | number | boolean | null>;
 interface Setting {
   key: string;
   flag: string;
-  /** How a value reads in a message; `null` is the default. */
-  show?: (value: string | number | boolean | null) => string;
   /** The option's value (`null` when unset), or `undefined` when the flag was not given. */
   given(options: CliOptions): string | number | boolean | null | undefined;
   /** The options with the recorded value filled in. */
   apply(options: CliOptions, value: string | number | boolean | null): CliOptions;
+  /** How a value reads in a message; `FLAG VALUE`, or `no FLAG` for `null`, when unset. */
+  show?(value: string | number | boolean | null): string;
 }
 
 const SETTINGS: readonly Setting[] = [
@@ -47,8 +49,8 @@ const SETTINGS: readonly Setting[] = [
     key: "normalize",
     flag: "--no-normalize",
     given: (o) => o.flagsGiven.has("no-normalize") ? o.normalize : undefined,
-    apply: (o, v) => typeof v === "boolean" ? { ...o, normalize: v } : o,
-    show: (v) => v === false ? "--no-normalize" : "normalised vectors (no --no-normalize)",
+    apply: (o, v) => ({ ...o, normalize: v !== false }),
+    show: (v) => v === false ? "--no-normalize" : "unit-length vectors (no --no-normalize)",
   },
 ];
 

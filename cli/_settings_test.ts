@@ -6,7 +6,7 @@ const recorded = {
   model: "gemini-embedding-001",
   dimensions: 8,
   taskType: "CLUSTERING",
-  normalize: true,
+  normalize: false,
 };
 
 Deno.test("applySettings fills in flags that were not given from the record", () => {
@@ -33,6 +33,19 @@ Deno.test("applySettings refuses a given flag that differs, naming both values",
     "out.jsonl",
   );
   assert.ok(typeof none !== "string" && none.taskType === undefined, "null: the default");
+  const normalised = applySettings(
+    parseCliArgs(["--input", "x", "--no-normalize"]),
+    { ...recorded, normalize: true },
+    "out.jsonl",
+  );
+  assert.ok(
+    typeof normalised === "string" &&
+      normalised.includes("made with unit-length vectors (no --no-normalize), not --no-normalize"),
+    String(normalised),
+  );
+  const { normalize: _, ...older } = recorded; // a sidecar from before normalisation was recorded
+  const flagsDecide = applySettings(parseCliArgs(["--input", "x"]), older, "out.jsonl");
+  assert.ok(typeof flagsDecide !== "string" && flagsDecide.normalize === true);
 });
 
 Deno.test("writeSettings and readSettings round-trip; a broken record is refused", async () => {

@@ -14,7 +14,7 @@ import {
   type BatchProgress,
   embedWithBatchApi,
 } from "../batch/embed_with_batch_api.ts";
-import { Journal } from "../batch/journal.ts";
+import { BatchJournalError, Journal } from "../batch/journal.ts";
 import { redactSecret } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
@@ -118,7 +118,8 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     const where = simulator
       ? `the local simulator's Batch API at ${simulator.url} (--simulate)`
       : `${options.model} through the Batch API at ${endpointName(options, io)}`;
-    return await new BatchCorpusRun(options, io, input, output, journal, secret)
+    // With --resume, the settings the output was made with.
+    return await new BatchCorpusRun(output.options, io, input, output, journal, secret)
       .run(client, where);
   } finally {
     await simulator?.close();
@@ -211,12 +212,13 @@ class BatchCorpusRun {
     const done = this.#output.resume?.done;
     const signal = this.#io.signal;
     const ticker = this.#startProgress();
-    let outcome: "done" | "detached" | "stopped" = "done";
+    let outcome: "done" | "detached" | "stopped" | "refused" = "done";
     let failure: string | undefined;
     try {
       const results = embedWithBatchApi(this.#inputs(), {
         ...client,
         model: options.model,
+        normalize: options.normalize,
         ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
         ...(options.taskType !== undefined && { taskType: options.taskType }),
         journal: this.#journal,
@@ -250,7 +252,10 @@ class BatchCorpusRun {
       }
     } catch (error) {
       if (signal?.aborted && error === signal.reason) outcome = "detached";
-      else {
+      else if (error instanceof BatchJournalError) {
+        outcome = "refused";
+        failure = error.message;
+      } else {
         outcome = "stopped";
         failure = redactSecret(describeError(error), this.#secret);
       }
@@ -277,7 +282,9 @@ class BatchCorpusRun {
     const records = readInputs(this.#input.source, {
       format: this.#input.format,
       textField: this.#options.textField,
+      titleField: this.#options.titleField,
     });
+    const documents = this.#options.taskType === "RETRIEVAL_DOCUMENT";
     for await (const record of records) {
       this.#counts.read++;
       if (!this.#seen.add(record.id)) {
@@ -296,7 +303,20 @@ class BatchCorpusRun {
         this.#counts.written++;
         continue;
       }
-      yield { id: record.id, text: record.text };
+      if (record.files !== undefined) {
+        // Job files carry text requests: media goes through online runs.
+        this.#counts.badLines++;
+        await this.#writeError(record.id, {
+          code: "UNSUPPORTED_WITH_BATCH_API",
+          message: `line ${
+            record.line + 1
+          }: --batch-api embeds texts; a line with "file" is embedded without --batch-api`,
+        });
+        this.#counts.written++;
+        continue;
+      }
+      const title = documents ? record.title : undefined;
+      yield { id: record.id, text: record.text, ...(title !== undefined && { title }) };
     }
   }
 
@@ -319,7 +339,10 @@ class BatchCorpusRun {
     }, terminal ? 1000 : this.#options.progressIntervalMs);
   }
 
-  #report(outcome: "done" | "detached" | "stopped", failure: string | undefined): number {
+  #report(
+    outcome: "done" | "detached" | "stopped" | "refused",
+    failure: string | undefined,
+  ): number {
     const io = this.#io;
     if (!this.#options.quiet && (io.stderrIsTerminal ?? Deno.stderr.isTerminal())) {
       (io.stderrText ??
@@ -328,6 +351,7 @@ class BatchCorpusRun {
         );
     }
     if (failure !== undefined) io.stderr(`embatch: ${failure}`);
+    if (outcome === "refused") return EXIT.usage; // nothing was submitted
     if (!this.#options.quiet && this.#progress !== undefined) {
       io.stderr(
         summarizeBatch(

@@ -174,15 +174,12 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
     const out = `${dir}/out.jsonl`;
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
     const base = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--quiet"];
-    const first = await runCli([
-      ...base,
-      ...["--model", "gemini-embedding-001", "--dimensions", "8", "--task-type", "CLUSTERING"],
-    ]);
+    const first = await runCli([...base, "--dimensions", "8", "--task-type", "CLUSTERING"]);
     assert.equal(first.code, 0, first.stderr);
     const meta = JSON.parse(await Deno.readTextFile(`${out}.meta.json`));
     assert.deepEqual(meta, {
       embatch: 1,
-      model: "gemini-embedding-001",
+      model: "gemini-embedding-2",
       dimensions: 8,
       taskType: "CLUSTERING",
       normalize: true,
@@ -200,12 +197,12 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
         /--task-type CLUSTERING, not --task-type RETRIEVAL_QUERY/,
       ],
       [
-        ["--model", "gemini-embedding-2"],
-        /--model gemini-embedding-001, not --model gemini-embedding-2/,
+        ["--model", "text-embedding-004"],
+        /--model gemini-embedding-2, not --model text-embedding-004/,
       ],
       [
         ["--no-normalize"],
-        /made with normalised vectors \(no --no-normalize\), not --no-normalize/,
+        /made with unit-length vectors \(no --no-normalize\), not --no-normalize/,
       ],
     ];
     for (const [flags, message] of cases) {
@@ -339,12 +336,12 @@ Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", a
   const { startSimulator } = await import("../simulator/server.ts");
   await using simulator = startSimulator();
   const { code, stderr } = await runCli(
-    ["--input", "-", "--dimensions", "2", "--model", "gemini-embedding-001"],
+    ["--input", "-", "--dimensions", "2"],
     { GEMINI_API_KEY: "test-key-0123456789", GOOGLE_GEMINI_BASE_URL: simulator.url },
   );
   assert.equal(code, 0, stderr);
   assert.ok(
-    stderr.includes(`gemini-embedding-001 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
+    stderr.includes(`gemini-embedding-2 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
     stderr,
   );
   assert.doesNotMatch(stderr, /the Gemini API/);

@@ -13,6 +13,7 @@ import {
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
 import { UsageError } from "./args.ts";
+import { parseByteSize } from "./_byte_size.ts";
 
 /** The settings of `main.ts serve` once parsed and validated. */
 export interface ServeOptions {
@@ -60,6 +61,10 @@ export interface ServeOptions {
   clientConcurrency: number;
   /** The most requests per second per client token, when set. */
   clientRps: number | undefined;
+  /** The embedding cache file as given (`default` for the user's cache directory), when set. */
+  cache: string | undefined;
+  /** The most bytes the cache's entries may take, when set. */
+  cacheMaxSize: number | undefined;
 }
 
 /** The environment variable holding client tokens (comma- or newline-separated). */
@@ -102,6 +107,10 @@ Upstream:
   --rpm N                 most upstream calls per minute      (default no limit)
   --tpm N                 most upstream tokens per minute, estimated
   --call-timeout DURATION longest one upstream call may take            (default 60s)
+  --cache PATH            answer texts already embedded from an SQLite cache file
+                          and keep new vectors in it ("default": the user's cache
+                          directory; needs --allow-write)
+  --cache-max-size SIZE   bound the cache, e.g. 500MB, 2GiB       (default no bound)
   --simulate              use the in-process simulator instead of Gemini
   -h, --help              show this help
 
@@ -134,6 +143,8 @@ const FLAGS = {
   "max-body": { type: "string" },
   "client-concurrency": { type: "string" },
   "client-rps": { type: "string" },
+  cache: { type: "string" },
+  "cache-max-size": { type: "string" },
 } as const;
 
 function integer(
@@ -249,5 +260,25 @@ export function parseServeArgs(args: string[]): ServeOptions {
       Number.MAX_SAFE_INTEGER,
     ),
     clientRps: optional("client-rps", values["client-rps"]),
+    ...cacheSettings(values.cache, values["cache-max-size"]),
   };
+}
+
+function cacheSettings(
+  cache: string | undefined,
+  maxSize: string | undefined,
+): Pick<ServeOptions, "cache" | "cacheMaxSize"> {
+  if (cache === "") {
+    throw new UsageError(`Invalid --cache: expected a file path or default, received ""`);
+  }
+  if (maxSize !== undefined && cache === undefined) {
+    throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
+  }
+  const bytes = maxSize === undefined ? undefined : parseByteSize(maxSize);
+  if (maxSize !== undefined && bytes === undefined) {
+    throw new UsageError(
+      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${maxSize}"`,
+    );
+  }
+  return { cache, cacheMaxSize: bytes };
 }

@@ -1,5 +1,7 @@
-// Internal: everything the server knows about models, in one place so that it
-// can move onto the model profiles (gemini/models.ts) when they land.
+// Internal: everything the server knows about models, read from the model
+// profiles (gemini/models.ts).
+
+import { modelProfile } from "../gemini/models.ts";
 
 /** The most values Gemini embedding models return per vector. */
 export const MAX_DIMENSIONS = 3072;
@@ -14,5 +16,5 @@ export function bareModel(name: string): string {
  * previews), 2,048 for gemini-embedding-001 and any other model.
  */
 export function maxInputTokens(model: string): number {
-  return bareModel(model).startsWith("gemini-embedding-2") ? 8192 : 2048;
+  return modelProfile(bareModel(model)).maxInputTokens;
 }
