@@ -374,7 +374,7 @@ Deno.test("embedWithBatchApi sends a task type the way the model wants it", asyn
       );
       assert.deepEqual(
         results.map((r) => "embedding" in r && r.embedding),
-        [simulatedEmbedding(expected, 4, model)],
+        [normalize(simulatedEmbedding(expected, 4, model))], // normalised unless normalize: false
       );
       const request = (sent[0] as { request: Record<string, unknown> }).request;
       assert.equal(

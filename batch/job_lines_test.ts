@@ -71,25 +71,3 @@ Deno.test("parseResultLine reads responses, error lines and token counts", async
     assert.equal(parseResultLine("[1]"), undefined);
   });
 });
-
-Deno.test("jobLine expresses the task per model: 001's field, gemini-embedding-2's instruction", () => {
-  const v1 = JSON.parse(
-    jobLine("1", "q", { model: "gemini-embedding-001", taskType: "RETRIEVAL_QUERY" }),
-  );
-  assert.deepEqual(v1.request, {
-    model: "models/gemini-embedding-001",
-    content: { parts: [{ text: "q" }] },
-    taskType: "RETRIEVAL_QUERY",
-  });
-  const v2 = JSON.parse(
-    jobLine("1", "q", { model: "gemini-embedding-2", taskType: "RETRIEVAL_QUERY" }),
-  );
-  assert.deepEqual(v2.request, {
-    model: "models/gemini-embedding-2",
-    content: { parts: [{ text: "task: search result | query: q" }] },
-  });
-  const doc = JSON.parse(
-    jobLine("1", "d", { model: "gemini-embedding-2", taskType: "RETRIEVAL_DOCUMENT" }),
-  );
-  assert.equal(doc.request.content.parts[0].text, "title: none | text: d");
-});

@@ -14,6 +14,7 @@ import {
 } from "../simulator/flags.ts";
 import { UsageError } from "./args.ts";
 import { parseByteSize } from "./_byte_size.ts";
+import { DEFAULT_SERVED_MODELS } from "../server/mod.ts";
 
 /** The settings of `main.ts serve` once parsed and validated. */
 export interface ServeOptions {
@@ -23,7 +24,7 @@ export interface ServeOptions {
   host: string;
   /** The port; 0 picks a free one. */
   port: number;
-  /** The models served; the first is the one named in the startup line. */
+  /** The models served. */
   models: string[];
   /** The Gemini API's base URL, when not Google's. */
   baseUrl: string | undefined;
@@ -96,7 +97,8 @@ Listening and clients:
   --grace DURATION        after SIGTERM/Ctrl-C, how long requests may finish (default 10s)
 
 Upstream:
-  --model NAME            model served; repeat for several (default gemini-embedding-001)
+  --model NAME            model served; repeat for several
+                          (default gemini-embedding-2 and gemini-embedding-001)
   --base-url URL          Gemini API base URL
   --batch-size N          most texts per upstream call, 1-100           (default 100)
   --timeout DURATION      longest a batch's first text waits            (default 50ms)
@@ -195,7 +197,7 @@ function duration(flag: string, value: string | undefined, fallback: number): nu
  * const options = parseServeArgs(["--port", "0", "--simulate", "--timeout", "20ms"]);
  * assert.equal(options.host, "127.0.0.1");
  * assert.equal(options.timeoutMs, 20);
- * assert.deepEqual(options.models, ["gemini-embedding-001"]);
+ * assert.deepEqual(options.models, ["gemini-embedding-2", "gemini-embedding-001"]);
  * ```
  */
 export function parseServeArgs(args: string[]): ServeOptions {
@@ -205,7 +207,9 @@ export function parseServeArgs(args: string[]): ServeOptions {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const models = (values.model ?? ["gemini-embedding-001"]).map((m) => m.replace(/^models\//, ""));
+  const models = (values.model ?? [...DEFAULT_SERVED_MODELS]).map((m) =>
+    m.replace(/^models\//, "")
+  );
   for (const model of models) {
     if (!/^[\w.-]+$/.test(model)) {
       throw new UsageError(
