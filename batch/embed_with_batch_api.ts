@@ -6,8 +6,11 @@
  */
 
 import { now } from "../internal/clock.ts";
+import { Deque } from "../internal/deque.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
+import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
+import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
 import {
@@ -26,7 +29,7 @@ export interface BatchInput {
   id: string | number | bigint;
   /** The text. */
   text: string;
-  /** A document's title, sent with the `RETRIEVAL_DOCUMENT` task type (as the model takes it). */
+  /** A document's title, sent with the `RETRIEVAL_DOCUMENT` task type the way the model wants it. */
   title?: string;
 }
 
@@ -82,13 +85,17 @@ export interface EmbedWithBatchApiOptions {
   /**
    * The embedding model.
    *
-   * @default {"gemini-embedding-001"}
+   * @default {DEFAULT_MODEL} (`gemini/models.ts`: gemini-embedding-2)
    */
   model?: string;
-  /** The vector length to ask for and to check; the model's full 3072 when unset. */
+  /** The vector length to ask for and to check; the model's default (3072) when unset. */
   dimensions?: number;
-  /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
-  taskType?: string;
+  /**
+   * Gemini's task type, such as `RETRIEVAL_DOCUMENT`, sent the way the model
+   * wants it (`applyTask` of `gemini/models.ts`): a `taskType` field for
+   * gemini-embedding-001, Google's instruction in the text for gemini-embedding-2.
+   */
+  taskType?: GeminiTaskType;
   /**
    * Scale every vector to unit length (gemini-embedding-001 returns shorter
    * vectors below 3072 values); `false` gives the values as returned.
@@ -195,8 +202,6 @@ export interface EmbedWithBatchApiOptions {
   random?: () => number;
 }
 
-/** The vector length when no dimensions are asked for. */
-const FULL_DIMENSIONS = 3072;
 /** Errors of a result line that another attempt cannot fix. */
 const PERMANENT = new Set([400, 403, 404]);
 
@@ -280,7 +285,7 @@ type Settings = Required<
 
 function resolve(options: EmbedWithBatchApiOptions): Settings {
   const settings: Settings = {
-    model: (options.model ?? "gemini-embedding-001").replace(/^models\//, ""),
+    model: (options.model ?? DEFAULT_MODEL).replace(/^models\//, ""),
     jobMaxTokens: options.jobMaxTokens ?? 100_000,
     maxEnqueuedTokens: options.maxEnqueuedTokens ?? 500_000,
     pollInterval: options.pollInterval ?? 30_000,
@@ -325,10 +330,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
 }
 
 /** An input held in memory while a job has it. */
-interface Slot {
-  id: string | number | bigint;
-  text: string;
-  title?: string;
+interface Slot extends BatchInput {
   member: JobMember;
 }
 
@@ -352,7 +354,10 @@ class BatchRun {
   readonly #journal: Journal | undefined;
   readonly #reader: AsyncIterator<BatchInput> | Iterator<BatchInput>;
   readonly #open = new Map<number, LiveJob>();
-  readonly #retry: Slot[] = [];
+  /** Inputs waiting for a later job, oldest first. */
+  readonly #retry = new Deque<Slot>();
+  /** An input taken for a job it did not fit in: the next job's first. */
+  #carry: Slot | undefined;
   readonly #startedAt = now();
   readonly #progress: BatchProgress = {
     jobs: {},
@@ -404,7 +409,7 @@ class BatchRun {
       this.#report();
       if (
         this.#open.size === 0 && this.#waiting === undefined && this.#inputsDone &&
-        this.#retry.length === 0
+        this.#retry.length === 0 && this.#carry === undefined
       ) {
         return;
       }
@@ -545,7 +550,8 @@ class BatchRun {
     const slots = new Map<string, Slot>();
     let tokens = 0;
     while (tokens < this.#jobTokens) {
-      let slot = this.#retry.shift();
+      let slot = this.#carry ?? this.#retry.shift();
+      this.#carry = undefined;
       if (slot === undefined) {
         const input = await this.#read();
         if (input === undefined) break;
@@ -557,7 +563,7 @@ class BatchRun {
       }
       const cost = estimateTokens(slot.text);
       if (slots.size > 0 && tokens + cost > this.#jobTokens) {
-        this.#retry.unshift(slot);
+        this.#carry = slot;
         break;
       }
       slots.set(String(slot.member.ordinal), slot);
@@ -613,7 +619,7 @@ class BatchRun {
         // project's cap. Give it up and plan smaller jobs from its inputs.
         this.#waiting = undefined;
         this.#jobTokens = Math.max(1, Math.floor(job.tokens / 2));
-        await this.#finish(job, "SPLIT", [...job.slots.values()], true);
+        await this.#finish(job, "SPLIT", [...job.slots.values()]);
         return;
       } else {
         this.#waiting = job;
@@ -626,14 +632,16 @@ class BatchRun {
   async #submit(job: LiveJob, reuploaded = false): Promise<boolean> {
     if (job.file === undefined) {
       const lines: string[] = [];
-      const request = {
-        model: this.#settings.model,
-        ...(this.#options.dimensions !== undefined && { dimensions: this.#options.dimensions }),
-        ...(this.#options.taskType !== undefined && { taskType: this.#options.taskType }),
-      };
+      const { dimensions, taskType } = this.#options;
+      const profile = modelProfile(this.#settings.model);
       for (const [key, slot] of job.slots) {
-        const title = slot.title === undefined ? {} : { title: slot.title };
-        lines.push(jobLine(key, slot.text, { ...request, ...title }));
+        const task = applyTask(profile, slot.text, taskType, slot.title);
+        lines.push(jobLine(key, task.text, {
+          model: this.#settings.model,
+          ...(dimensions !== undefined && { dimensions }),
+          ...(task.taskType !== undefined && { taskType: task.taskType }),
+          ...(task.title !== undefined && { title: task.title }),
+        }));
       }
       job.file = await this.#client.uploadJobFile(new Blob(lines), job.displayName);
       await this.#journal?.append({ t: "file", seq: job.seq, file: job.file });
@@ -713,7 +721,8 @@ class BatchRun {
   async *#collect(job: LiveJob): AsyncGenerator<BatchResult, void, undefined> {
     const status = job.status!;
     const retry: Slot[] = [];
-    const expected = this.#options.dimensions ?? FULL_DIMENSIONS;
+    const expected = this.#options.dimensions ??
+      modelProfile(this.#settings.model).defaultDimensions;
     const handle = (line: ResultLine): BatchResult | undefined => {
       const slot = job.slots.get(line.key);
       if (slot === undefined) return undefined; // not ours, or a repeated key
@@ -816,7 +825,7 @@ class BatchRun {
   }
 
   /** Records a job as done (after the caller's flush), queues its retries, deletes its files. */
-  async #finish(job: LiveJob, state: string, retry: Slot[], first = false): Promise<void> {
+  async #finish(job: LiveJob, state: string, retry: Slot[]): Promise<void> {
     await this.#options.beforeCommit?.();
     await this.#journal?.append({
       t: "done",
@@ -825,8 +834,7 @@ class BatchRun {
       retry: packMembers(retry.map((slot) => slot.member)),
     });
     this.#open.delete(job.seq);
-    if (first) this.#retry.unshift(...retry);
-    else this.#retry.push(...retry);
+    for (const slot of retry) this.#retry.push(slot);
     this.#progress.jobsDone++;
     const files = [job.file, job.status?.resultFile].filter((name) => name !== undefined);
     for (const file of files) await this.#client.deleteFile(file).catch(() => {});

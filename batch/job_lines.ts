@@ -7,9 +7,6 @@
  * @module
  */
 
-import { applyTask, modelProfile } from "../gemini/models.ts";
-import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
-
 /** What every request of a job asks for. */
 export interface JobRequestOptions {
   /** The model, with or without the `models/` prefix. */
@@ -18,7 +15,7 @@ export interface JobRequestOptions {
   dimensions?: number;
   /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
   taskType?: string;
-  /** The document's title, used with `RETRIEVAL_DOCUMENT`. */
+  /** A document's title (gemini-embedding-001, with `RETRIEVAL_DOCUMENT`). */
   title?: string;
 }
 
@@ -27,8 +24,7 @@ export interface JobRequestOptions {
  *
  * @param key The key the result line will carry.
  * @param text The text to embed.
- * @param options The model, dimensions and task type (a field for
- * gemini-embedding-001, Google's instruction in the text for gemini-embedding-2).
+ * @param options The model, dimensions and task type.
  * @returns The JSONL line.
  *
  * @example One line
@@ -44,17 +40,9 @@ export interface JobRequestOptions {
  */
 export function jobLine(key: string, text: string, options: JobRequestOptions): string {
   const model = options.model.startsWith("models/") ? options.model : `models/${options.model}`;
-  const { taskType } = options;
-  // The task as the model wants it (issue 11): the field for 001, Google's
-  // instruction in the text for gemini-embedding-2; an unknown name is sent as given.
-  const known = taskType === undefined ||
-    (GEMINI_TASK_TYPES as readonly string[]).includes(taskType);
-  const task = known
-    ? applyTask(modelProfile(model), text, taskType as GeminiTaskType | undefined, options.title)
-    : { text, taskType };
-  const request: Record<string, unknown> = { model, content: { parts: [{ text: task.text }] } };
-  if (task.taskType !== undefined) request.taskType = task.taskType;
-  if ("title" in task && task.title !== undefined) request.title = task.title;
+  const request: Record<string, unknown> = { model, content: { parts: [{ text }] } };
+  if (options.taskType !== undefined) request.taskType = options.taskType;
+  if (options.title !== undefined) request.title = options.title;
   if (options.dimensions !== undefined) request.outputDimensionality = options.dimensions;
   return `${JSON.stringify({ key, request })}\n`;
 }

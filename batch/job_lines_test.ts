@@ -18,6 +18,22 @@ Deno.test("jobLine writes the key and an EmbedContentRequest", () => {
   });
 });
 
+Deno.test("jobLine carries a title for gemini-embedding-001's documents", () => {
+  const line = jobLine("1", "body", {
+    model: "gemini-embedding-001",
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    dimensions: 768,
+  });
+  assert.deepEqual(JSON.parse(line).request, {
+    model: "models/gemini-embedding-001",
+    content: { parts: [{ text: "body" }] },
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    outputDimensionality: 768,
+  });
+});
+
 Deno.test("parseResultLine reads responses, error lines and token counts", async (t) => {
   await t.step("tokenCount as an int64 string", () => {
     assert.deepEqual(
@@ -54,40 +70,4 @@ Deno.test("parseResultLine reads responses, error lines and token counts", async
     );
     assert.equal(parseResultLine("[1]"), undefined);
   });
-});
-
-Deno.test("jobLine expresses the task per model: 001's field, gemini-embedding-2's instruction", () => {
-  const v1 = JSON.parse(
-    jobLine("1", "q", { model: "gemini-embedding-001", taskType: "RETRIEVAL_QUERY" }),
-  );
-  assert.deepEqual(v1.request, {
-    model: "models/gemini-embedding-001",
-    content: { parts: [{ text: "q" }] },
-    taskType: "RETRIEVAL_QUERY",
-  });
-  const v2 = JSON.parse(
-    jobLine("1", "q", { model: "gemini-embedding-2", taskType: "RETRIEVAL_QUERY" }),
-  );
-  assert.deepEqual(v2.request, {
-    model: "models/gemini-embedding-2",
-    content: { parts: [{ text: "task: search result | query: q" }] },
-  });
-  const doc = JSON.parse(
-    jobLine("1", "d", { model: "gemini-embedding-2", taskType: "RETRIEVAL_DOCUMENT" }),
-  );
-  assert.equal(doc.request.content.parts[0].text, "title: none | text: d");
-});
-
-Deno.test("jobLine sends a document's title the way the model takes it", () => {
-  const options = { taskType: "RETRIEVAL_DOCUMENT", title: "Help" };
-  const v2 = JSON.parse(jobLine("1", "d", { model: "gemini-embedding-2", ...options }));
-  assert.deepEqual(v2.request.content.parts, [{ text: "title: Help | text: d" }]);
-  assert.equal(v2.request.title, undefined);
-  const v1 = JSON.parse(jobLine("1", "d", { model: "gemini-embedding-001", ...options }));
-  assert.equal(v1.request.title, "Help");
-  assert.equal(v1.request.taskType, "RETRIEVAL_DOCUMENT");
-  const query = JSON.parse(
-    jobLine("1", "q", { model: "gemini-embedding-001", taskType: "RETRIEVAL_QUERY", title: "x" }),
-  );
-  assert.equal(query.request.title, undefined, "a title only with RETRIEVAL_DOCUMENT");
 });

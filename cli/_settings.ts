@@ -1,8 +1,10 @@
 // Internal: what an output file was made with (model, dimensions, task type,
-// normalisation), recorded in a sidecar `OUTPUT.meta.json` so that `--resume`
-// never mixes embedding spaces. A sidecar rather than a header record keeps
-// the output a plain JSONL file of one record per id. To record another
-// setting, add it to SETTINGS and fill it in `settingsOf`.
+// normalisation),
+// recorded in a sidecar `OUTPUT.meta.json` so that `--resume` never mixes
+// embedding spaces. A sidecar rather than a header record keeps the output a
+// plain JSONL file of one record per id. To record another setting, add it to
+// SETTINGS and fill it in `settingsOf`. A sidecar written before a setting was
+// recorded says nothing of it, and the flags decide.
 
 import type { CliOptions } from "./args.ts";
 
@@ -17,8 +19,8 @@ interface Setting {
   given(options: CliOptions): string | number | boolean | null | undefined;
   /** The options with the recorded value filled in. */
   apply(options: CliOptions, value: string | number | boolean | null): CliOptions;
-  /** How a value reads in a message, when `flag value` would not. */
-  describe?(value: string | number | boolean | null): string;
+  /** How a value reads in a message; `FLAG VALUE`, or `no FLAG` for `null`, when unset. */
+  show?(value: string | number | boolean | null): string;
 }
 
 const SETTINGS: readonly Setting[] = [
@@ -44,12 +46,11 @@ const SETTINGS: readonly Setting[] = [
     }),
   },
   {
-    // Unit-length vectors and vectors as returned must not share a file (issue 11).
     key: "normalize",
     flag: "--no-normalize",
     given: (o) => o.flagsGiven.has("no-normalize") ? o.normalize : undefined,
     apply: (o, v) => ({ ...o, normalize: v !== false }),
-    describe: (v) => v === false ? "--no-normalize" : "unit-length vectors (no --no-normalize)",
+    show: (v) => v === false ? "--no-normalize" : "unit-length vectors (no --no-normalize)",
   },
 ];
 
@@ -93,12 +94,17 @@ export async function readSettings(output: string): Promise<OutputSettings | und
   return settings as OutputSettings;
 }
 
-/** Writes the sidecar through a temporary file, so that it is never half written. */
+/**
+ * Writes the sidecar. It is a couple of hundred bytes written in one go, so it
+ * is written in place: a temporary file and a rename would need read and
+ * write permission for one more name in the narrow permission form. (A torn
+ * record, however unlikely, is refused by `readSettings`, never misread.)
+ */
 export async function writeSettings(output: string, settings: OutputSettings): Promise<void> {
-  const path = settingsPath(output);
-  const temporary = `${path}.tmp`;
-  await Deno.writeTextFile(temporary, JSON.stringify({ embatch: 1, ...settings }, null, 2) + "\n");
-  await Deno.rename(temporary, path);
+  await Deno.writeTextFile(
+    settingsPath(output),
+    JSON.stringify({ embatch: 1, ...settings }, null, 2) + "\n",
+  );
 }
 
 /**
@@ -118,8 +124,8 @@ export function applySettings(
     if (now === undefined) {
       merged = setting.apply(merged, was);
     } else if (now !== was) {
-      const show = (v: string | number | boolean | null) =>
-        setting.describe?.(v) ?? (v === null ? `no ${setting.flag}` : `${setting.flag} ${v}`);
+      const show = setting.show ??
+        ((v: unknown) => v === null ? `no ${setting.flag}` : `${setting.flag} ${v}`);
       return `embatch: cannot resume ${output}: it was made with ${show(was)}, not ${
         show(now)
       } (recorded in ${

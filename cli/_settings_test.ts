@@ -6,7 +6,7 @@ const recorded = {
   model: "gemini-embedding-001",
   dimensions: 8,
   taskType: "CLUSTERING",
-  normalize: true,
+  normalize: false,
 };
 
 Deno.test("applySettings fills in flags that were not given from the record", () => {
@@ -33,6 +33,19 @@ Deno.test("applySettings refuses a given flag that differs, naming both values",
     "out.jsonl",
   );
   assert.ok(typeof none !== "string" && none.taskType === undefined, "null: the default");
+  const normalised = applySettings(
+    parseCliArgs(["--input", "x", "--no-normalize"]),
+    { ...recorded, normalize: true },
+    "out.jsonl",
+  );
+  assert.ok(
+    typeof normalised === "string" &&
+      normalised.includes("made with unit-length vectors (no --no-normalize), not --no-normalize"),
+    String(normalised),
+  );
+  const { normalize: _, ...older } = recorded; // a sidecar from before normalisation was recorded
+  const flagsDecide = applySettings(parseCliArgs(["--input", "x"]), older, "out.jsonl");
+  assert.ok(typeof flagsDecide !== "string" && flagsDecide.normalize === true);
 });
 
 Deno.test("writeSettings and readSettings round-trip; a broken record is refused", async () => {
@@ -46,28 +59,4 @@ Deno.test("writeSettings and readSettings round-trip; a broken record is refused
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("applySettings records normalisation: a unit-length file never gets raw vectors, nor the reverse", () => {
-  const refused = applySettings(
-    parseCliArgs(["--input", "x", "--no-normalize"]),
-    recorded,
-    "out.jsonl",
-  );
-  assert.equal(typeof refused, "string");
-  assert.ok(
-    (refused as string).includes(
-      "it was made with unit-length vectors (no --no-normalize), not --no-normalize",
-    ),
-    refused as string,
-  );
-  const raw = applySettings(parseCliArgs(["--input", "x"]), { ...recorded, normalize: false }, "o");
-  assert.ok(
-    typeof raw !== "string" && raw.normalize === false,
-    "the recorded --no-normalize is kept",
-  );
-  // A record written before normalisation was recorded has no key: the flags decide.
-  const { normalize: _, ...older } = recorded;
-  const old = applySettings(parseCliArgs(["--input", "x", "--no-normalize"]), older, "o");
-  assert.ok(typeof old !== "string" && old.normalize === false);
 });

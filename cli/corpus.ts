@@ -46,6 +46,7 @@ import {
 } from "./_files.ts";
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
+import { apiEndpoint } from "./_endpoint.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
 import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
@@ -64,8 +65,8 @@ interface Pending extends InputText {
 /** A result as the pipeline (with or without the cache) hands it to the writer. */
 type Outcome = EmbeddingResult & {
   item: Pending;
-  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
-  key?: Uint8Array;
+  /** With --cache: the input's cache key (none for a line with files), whether it was a hit, whether it shared a call. */
+  key?: Uint8Array | undefined;
   cached?: boolean;
   shared?: boolean;
 };
@@ -162,35 +163,6 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
 function tokenLimitHint(message: string): string {
   const base = message.replace(/\s*\(set truncate[^)]*\)\s*$/, "");
   return `${base}: run with --truncate to embed the start of such texts (or raise --max-input-tokens)`;
-}
-
-/** Google's Gemini API, where the SDK sends calls unless told otherwise. */
-const GEMINI_API_URL = "https://generativelanguage.googleapis.com";
-
-/**
- * Where calls actually go, and which setting said so: the simulator,
- * `--base-url`, the SDK's `GOOGLE_GEMINI_BASE_URL`, or Google's API.
- */
-function apiEndpoint(
-  options: CliOptions,
-  io: MainIO,
-  simulatorUrl: string | undefined,
-): { url: string; host: string; from: string | undefined } {
-  const fromEnv = io.env("GOOGLE_GEMINI_BASE_URL");
-  const [url, from] = simulatorUrl !== undefined
-    ? [simulatorUrl, undefined]
-    : options.baseUrl !== undefined
-    ? [options.baseUrl, "--base-url"]
-    : fromEnv !== undefined
-    ? [fromEnv, "GOOGLE_GEMINI_BASE_URL"]
-    : [GEMINI_API_URL, undefined];
-  let host = url;
-  try {
-    host = new URL(url).host;
-  } catch {
-    // not a URL: the SDK will fail on it, and the message names it as given
-  }
-  return { url, host, from };
 }
 
 /** Opens input then output; a setup failure is returned as the line to print. */
@@ -362,8 +334,6 @@ class CorpusRun {
       // Hits are answered before the batcher and never take a batch slot.
       await runCachedPipeline<Pending>({
         ...pipeline,
-        // The cache keys plain texts: #inputs refuses titled and media lines with --cache.
-        text: (item: Pending) => item.text,
         cache: this.#cache,
         context: keyContext(options),
       });
@@ -422,14 +392,6 @@ class CorpusRun {
     const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
     if (record.files === undefined && title === undefined) return record.text;
     const where = `line ${record.line + 1}`;
-    if (this.#cache !== undefined) {
-      return {
-        code: "UNSUPPORTED_WITH_CACHE",
-        message: `${where}: --cache keys plain texts; a line with ${
-          record.files ? '"file"' : "a title"
-        } is embedded without --cache`,
-      };
-    }
     const content = { text: record.text, ...(title !== undefined && { title }) };
     if (record.files === undefined) return content;
     const media = await loadMediaFiles(record.files, this.#baseDir, this.#profile);
@@ -482,7 +444,7 @@ class CorpusRun {
     this.#countWritten(); // keeps the not-yet-written list as short as the writer's buffer
     const { item } = out;
     let pending: Promise<void>;
-    if (out.key !== undefined) this.#countCacheUse(out);
+    if (out.cached !== undefined) this.#countCacheUse(out);
     if (out.ok) {
       pending = this.#writer.write(formatRecord(item.id, {
         embedding: out.embedding,
@@ -501,7 +463,7 @@ class CorpusRun {
       pending = this.#writeError(item.id, {
         code,
         message: redactSecret(
-          code === "TOKEN_LIMIT" ? tokenLimitHint(message) : message,
+          code === "TOKEN_LIMIT" && !this.#options.truncate ? tokenLimitHint(message) : message,
           this.#secret,
         ),
         ...(status !== undefined && { status }),
@@ -620,6 +582,7 @@ class CorpusRun {
           now() - this.#startedAt,
           this.#interrupted,
           failure !== undefined,
+          this.#options.truncate,
         ),
       );
       if (this.#cache && this.#cacheStats) {

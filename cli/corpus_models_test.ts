@@ -290,7 +290,7 @@ Deno.test("CLI --resume keeps to the normalisation the output was made with", as
   }
 });
 
-Deno.test("CLI --batch-api: titles reach the job lines, a line with files is UNSUPPORTED_MEDIA", async () => {
+Deno.test("CLI --batch-api: titles reach the job lines, a line with files is refused", async () => {
   const dir = await Deno.makeTempDir({ prefix: "embatch-models-batch-" });
   try {
     const lines = [
@@ -336,7 +336,7 @@ Deno.test("CLI --batch-api: titles reach the job lines, a line with files is UNS
       records.get("b")?.embedding,
       simulatedEmbedding("title: none | text: Dogs bark.", 8),
     );
-    assert.equal(records.get("c")?.error?.code, "UNSUPPORTED_MEDIA");
+    assert.equal(records.get("c")?.error?.code, "UNSUPPORTED_WITH_BATCH_API");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

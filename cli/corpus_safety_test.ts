@@ -200,6 +200,10 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
         ["--model", "text-embedding-004"],
         /--model gemini-embedding-2, not --model text-embedding-004/,
       ],
+      [
+        ["--no-normalize"],
+        /made with unit-length vectors \(no --no-normalize\), not --no-normalize/,
+      ],
     ];
     for (const [flags, message] of cases) {
       const refused = await runCli([...base, "--resume", ...flags]);
@@ -387,15 +391,19 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
   const { createSimulatorHandler } = await import("../simulator/server.ts");
   const handler = createSimulatorHandler();
   let calls = 0;
-  const stopped = Promise.withResolvers<void>();
-  // Answers the first call, then goes away: every later connection is refused.
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
-    if (++calls === 1) {
-      return handler(request).finally(() => setTimeout(() => stopped.resolve(), 0));
-    }
-    return new Response("gone", { status: 503 });
-  });
-  stopped.promise.then(() => server.shutdown());
+  // Answers the first call on a connection it then closes, and stops listening:
+  // every later connection is refused.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (++calls > 1) return new Response("not expected", { status: 500 });
+      const answer = await handler(request);
+      void server.shutdown();
+      const headers = new Headers(answer.headers);
+      headers.set("connection", "close");
+      return new Response(answer.body, { status: answer.status, headers });
+    },
+  );
   try {
     await withDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");

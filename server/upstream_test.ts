@@ -1,16 +1,29 @@
 import assert from "node:assert/strict";
 import { geminiUpstream } from "./upstream.ts";
-import { type SimulatedBatch, startSimulator } from "../simulator/mod.ts";
+import { type SimulatedBatch, simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
 
-Deno.test("geminiUpstream sends a group's title as its model takes it: in the text for -2, a field for 001", async () => {
-  const batches: SimulatedBatch[] = [];
-  await using simulator = startSimulator({ onBatch: (b) => void batches.push(b) });
+Deno.test("geminiUpstream forwards each group's fields as sent, texts unchanged", async () => {
+  const seen: SimulatedBatch[] = [];
+  await using simulator = startSimulator({ onBatch: (batch) => void seen.push(batch) });
   const upstream = geminiUpstream({ apiKey: "server-key", baseUrl: simulator.url });
-  const group = { taskType: "RETRIEVAL_DOCUMENT" as const, title: "Help", dimensions: 4 };
-  await upstream({ model: "gemini-embedding-2", ...group }).embed(["d"]);
-  await upstream({ model: "gemini-embedding-001", ...group }).embed(["d"]);
-  assert.deepEqual(batches.map((b) => b.requests), [
-    [{ text: "title: Help | text: d", dimensions: 4 }],
-    [{ text: "d", dimensions: 4, taskType: "RETRIEVAL_DOCUMENT", title: "Help" }],
+  const v2 = upstream({ model: "gemini-embedding-2", dimensions: 8, taskType: "RETRIEVAL_QUERY" });
+  const v1 = upstream({
+    model: "gemini-embedding-001",
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+  });
+  assert.deepEqual(await v2.embed(["reset password"]), [
+    simulatedEmbedding("reset password", 8, "gemini-embedding-2"),
   ]);
+  await v1.embed(["Open Settings."]);
+  assert.deepEqual(seen.map((b) => [b.model, b.requests[0]]), [
+    ["gemini-embedding-2", { text: "reset password", dimensions: 8, taskType: "RETRIEVAL_QUERY" }],
+    ["gemini-embedding-001", {
+      text: "Open Settings.",
+      dimensions: 3072,
+      taskType: "RETRIEVAL_DOCUMENT",
+      title: "Help",
+    }],
+  ]);
+  assert.throws(() => geminiUpstream({ apiKey: "" }), TypeError);
 });
