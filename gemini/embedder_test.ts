@@ -3,6 +3,7 @@ import { ApiError, GoogleGenAI } from "@google/genai";
 import { type GeminiClient, GeminiEmbedder } from "./embedder.ts";
 import { normalize } from "./normalize.ts";
 import { EmbeddingBatcher } from "../embedding_batcher.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 import { EmbeddingCountError, GeminiApiError, MissingApiKeyError } from "../errors.ts";
 import {
   type SimulatedBatch,
@@ -793,4 +794,55 @@ Deno.test("EmbeddingBatcher over GeminiEmbedder: per-caller titles, the model's 
   } finally {
     await simulator.close();
   }
+});
+
+Deno.test("GeminiEmbedder waits for an uploaded file to become ACTIVE, and deletes it when aborted", async () => {
+  using time = new FakeTime();
+  const log: string[] = [];
+  let polls = 0;
+  const client: GeminiClient = {
+    models: {
+      embedContent(params) {
+        log.push("embed");
+        return Promise.resolve({ embeddings: params.contents.map(() => ({ values: [1, 0] })) });
+      },
+    },
+    files: {
+      upload: () => Promise.resolve({ name: "files/v", uri: "u", state: "PROCESSING" }),
+      get() {
+        log.push("get");
+        return Promise.resolve({
+          name: "files/v",
+          uri: "u",
+          state: ++polls < 2 ? "PROCESSING" : "ACTIVE",
+        });
+      },
+      delete({ name }) {
+        log.push(`delete ${name}`);
+        return Promise.resolve({});
+      },
+    },
+  };
+  const size = 21 * 1024 * 1024;
+  const video = {
+    name: "v.mp4",
+    mimeType: "video/mp4",
+    size,
+    tokens: 1,
+    read: () => Promise.resolve(new Uint8Array(size)),
+  };
+  const embedder = new GeminiEmbedder({ client });
+  assert.deepEqual(await time.until(embedder.embedContents([{ media: [video] }])), [[1, 0]]);
+  assert.deepEqual(log, ["get", "get", "embed", "delete files/v"]);
+
+  log.length = 0;
+  polls = -100; // stays PROCESSING
+  const controller = new AbortController();
+  const aborted = embedder.embedContents([{ media: [video] }], { signal: controller.signal });
+  await time.tick(1500, true); // stepwise: the poll's timers are made along the way
+  const reason = new Error("stop");
+  controller.abort(reason);
+  await assert.rejects(aborted, (error) => error === reason);
+  assert.ok(!log.includes("embed"));
+  assert.equal(log.at(-1), "delete files/v", "the upload is deleted even when the call is aborted");
 });
