@@ -10,6 +10,7 @@ import { Deque } from "../internal/deque.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
 import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
+import { normalize } from "../gemini/normalize.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
@@ -89,6 +90,13 @@ export interface EmbedWithBatchApiOptions {
   model?: string;
   /** The vector length to ask for and to check; the model's default (3072) when unset. */
   dimensions?: number;
+  /**
+   * Scale every vector to unit length, as online runs do (`GeminiEmbedder`):
+   * gemini-embedding-001 returns unit length only at its full size.
+   *
+   * @default {true}
+   */
+  normalize?: boolean;
   /**
    * Gemini's task type, such as `RETRIEVAL_DOCUMENT`, sent the way the model
    * wants it (`applyTask` of `gemini/models.ts`): a `taskType` field for
@@ -724,7 +732,7 @@ class BatchRun {
         this.#progress.tokens += line.tokens ?? estimateTokens(slot.text);
         return {
           id: slot.id,
-          embedding: line.values,
+          embedding: this.#options.normalize === false ? line.values : normalize(line.values),
           ...(line.tokens !== undefined && { tokens: line.tokens }),
         };
       }

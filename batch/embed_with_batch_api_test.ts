@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeTime } from "../internal/fake_time.ts";
+import { normalize } from "../gemini/normalize.ts";
 import {
   createSimulatorHandler,
   simulatedEmbedding,
@@ -75,7 +76,11 @@ Deno.test("embedWithBatchApi runs many jobs and matches shuffled results by key"
   const byId = new Map(inputs.map((input) => [input.id, input.text]));
   for (const result of results) {
     assert.ok("embedding" in result, JSON.stringify(result));
-    assert.deepEqual(result.embedding, simulatedEmbedding(byId.get(result.id)!, 4, MODEL));
+    // gemini-embedding-001 (and the simulator) returns unit length only at full size.
+    assert.deepEqual(
+      result.embedding,
+      normalize(simulatedEmbedding(byId.get(result.id)!, 4, MODEL)),
+    );
   }
   const stats = handler.batch.stats;
   assert.ok(stats.jobsCreated >= 10, `${stats.jobsCreated} jobs`);
@@ -194,6 +199,21 @@ Deno.test("embedWithBatchApi rejects vectors of the wrong length", async () => {
   assert.equal(bad.error.code, "WRONG_DIMENSIONS");
   assert.match(bad.error.message, /3 values, expected 4/);
   assert.ok(results.filter((r) => "embedding" in r).length === 2);
+});
+
+Deno.test("embedWithBatchApi scales vectors to unit length unless told not to", async (t) => {
+  // gemini-embedding-001's reduced vectors (and the simulator's) are not unit length.
+  const raw = simulatedEmbedding("document number 0", 4, MODEL);
+  assert.ok(Math.abs(Math.hypot(...raw) - 1) > 1e-3);
+  for (const normalized of [true, false]) {
+    await t.step(`normalize: ${normalized}`, async () => {
+      using time = new FakeTime();
+      using _fetch = routeFetchTo(simulator());
+      const [result] = await collect(time, corpus(1), options({ normalize: normalized }));
+      assert.ok(result !== undefined && "embedding" in result);
+      assert.deepEqual(result.embedding, normalized ? normalize(raw) : raw);
+    });
+  }
 });
 
 Deno.test("embedWithBatchApi cancels and reports a job past the job deadline", async () => {
@@ -369,7 +389,7 @@ Deno.test("embedWithBatchApi sends a task type the way the model wants it", asyn
       );
       assert.deepEqual(
         results.map((r) => "embedding" in r && r.embedding),
-        [simulatedEmbedding(expected, 4, model)],
+        [normalize(simulatedEmbedding(expected, 4, model))],
       );
       const request = (sent[0] as { request: Record<string, unknown> }).request;
       assert.equal(

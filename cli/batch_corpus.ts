@@ -219,6 +219,7 @@ class BatchCorpusRun {
         model: options.model,
         ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
         ...(options.taskType !== undefined && { taskType: options.taskType }),
+        normalize: options.normalize,
         journal: this.#journal,
         ...(options.jobMaxTokens !== undefined && { jobMaxTokens: options.jobMaxTokens }),
         ...(options.maxEnqueuedTokens !== undefined &&
