@@ -9,6 +9,7 @@ import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
+import { parseByteSize } from "./_byte_size.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   SIMULATOR_FLAGS,
@@ -515,35 +516,9 @@ function cacheSettings(
   }
   return {
     cache,
-    cacheMaxSize: maxSize === undefined ? undefined : byteSize("cache-max-size", maxSize),
+    cacheMaxSize: maxSize === undefined ? undefined : cacheMaxSize(maxSize),
     refreshChanged,
   };
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
-
-/** Parses a size such as `500MB`, `1.5GiB` or `1000000` (bytes). */
-function byteSize(flag: string, value: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = match && BYTE_UNITS[match[2]!.toLowerCase()];
-  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
-  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a size like 500MB or 2GiB, received "${value}"`,
-    );
-  }
-  return bytes;
 }
 
 const FLAGS = {
@@ -673,4 +648,15 @@ function oneLine(message: string): string {
     return `${flag} needs a value: a value that starts with "-" is written ${flag}=VALUE`;
   }
   return message.replace(/\. To specify .*$/s, "").replace(/\s*\n\s*/g, " ");
+}
+
+/** Parses `--cache-max-size`. */
+function cacheMaxSize(value: string): number {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) {
+    throw new UsageError(
+      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${value}"`,
+    );
+  }
+  return bytes;
 }

@@ -217,9 +217,9 @@ class BatchCorpusRun {
       const results = embedWithBatchApi(this.#inputs(), {
         ...client,
         model: options.model,
+        normalize: options.normalize,
         ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
         ...(options.taskType !== undefined && { taskType: options.taskType }),
-        normalize: options.normalize,
         journal: this.#journal,
         ...(options.jobMaxTokens !== undefined && { jobMaxTokens: options.jobMaxTokens }),
         ...(options.maxEnqueuedTokens !== undefined &&

@@ -24,6 +24,7 @@ import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { loadMediaFiles } from "../gemini/media_files.ts";
 import { type ModelProfile, modelProfile } from "../gemini/models.ts";
+import { plannedTokens, planRequest } from "../gemini/request.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -63,8 +64,8 @@ interface Pending extends InputText {
 /** A result as the pipeline (with or without the cache) hands it to the writer. */
 type Outcome = EmbeddingResult & {
   item: Pending;
-  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
-  key?: Uint8Array;
+  /** With --cache: the input's cache key (none for a line with files), whether it was a hit, whether it shared a call. */
+  key?: Uint8Array | undefined;
   cached?: boolean;
   shared?: boolean;
 };
@@ -361,8 +362,6 @@ class CorpusRun {
       // Hits are answered before the batcher and never take a batch slot.
       await runCachedPipeline<Pending>({
         ...pipeline,
-        // The cache keys plain texts: #inputs refuses titled and media lines with --cache.
-        text: (item: Pending) => item.text,
         cache: this.#cache,
         context: keyContext(options),
       });
@@ -421,19 +420,20 @@ class CorpusRun {
     const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
     if (record.files === undefined && title === undefined) return record.text;
     const where = `line ${record.line + 1}`;
-    if (this.#cache !== undefined) {
-      return {
-        code: "UNSUPPORTED_WITH_CACHE",
-        message: `${where}: --cache keys plain texts; a line with ${
-          record.files ? '"file"' : "a title"
-        } is embedded without --cache`,
-      };
-    }
     const content = { text: record.text, ...(title !== undefined && { title }) };
     if (record.files === undefined) return content;
     const media = await loadMediaFiles(record.files, this.#baseDir, this.#profile);
     if (!Array.isArray(media)) return { code: media.code, message: `${where}: ${media.message}` };
     return { ...content, media };
+  }
+
+  /** The estimated tokens of what was sent for an input: its text with the task instruction, and its media. */
+  #sentTokens(item: Pending): number {
+    try {
+      return plannedTokens(planRequest(this.#profile, item.input, this.#options.taskType));
+    } catch {
+      return estimateTokens(item.text);
+    }
   }
 
   /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */
@@ -472,14 +472,14 @@ class CorpusRun {
     this.#countWritten(); // keeps the not-yet-written list as short as the writer's buffer
     const { item } = out;
     let pending: Promise<void>;
-    if (out.key !== undefined) this.#countCacheUse(out);
+    if (out.cached !== undefined) this.#countCacheUse(out);
     if (out.ok) {
       pending = this.#writer.write(formatRecord(item.id, {
         embedding: out.embedding,
         ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
       }));
       this.#unwritten.push(undefined);
-      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
+      if (!out.cached && !out.shared) this.#counts.tokens += this.#sentTokens(item);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));

@@ -135,6 +135,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
+    if (embedder.profile.notice !== undefined) io.stderr(embedder.profile.notice);
     const timeoutText = options.timeoutMs === Infinity ? "none" : `${options.timeoutMs} ms`;
     io.stdout(
       `embatch: ${options.inputs} inputs, ${

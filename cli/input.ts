@@ -36,7 +36,6 @@ export type InputErrorCode =
   | "EMPTY_TEXT"
   | "INVALID_FILE"
   | "LINE_TOO_LONG"
-  | "UNSUPPORTED_WITH_CACHE"
   | MediaErrorCode;
 
 /** A line that became an input. */

@@ -372,7 +372,14 @@ export class ResilientEmbedder {
       };
     }
     const max = this.#maxInputTokens;
-    let tokens = this.#tokens(input);
+    let tokens: number;
+    try {
+      tokens = this.#tokens(input);
+    } catch (error) {
+      // The embedder cannot send this input (an unknown task type, media its
+      // model does not take): that input's own error, not the batch's.
+      return { code: "INVALID_INPUT", message: (error as Error).message };
+    }
     if (tokens <= max) return { index, input, tokens, bytes: requestBytes(input) };
     if (!this.#truncate) {
       return {

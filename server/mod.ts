@@ -14,3 +14,4 @@ export type { BatchStrategy } from "../batcher.ts";
 export type { RetryOptions } from "../resilience/retry.ts";
 export { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 export * from "./tokens.ts";
+export { DEFAULT_SERVED_MODELS } from "./_model.ts";

@@ -302,6 +302,22 @@ export class BatchSimulator {
   }
 
   /**
+   * The bytes of an uploaded file, by the URI the Files API gave it (what a
+   * `fileData` part names), so embeddings of uploaded media hash the same
+   * bytes as inline ones.
+   *
+   * @param uri The file's `uri`, ending in `files/{id}`.
+   * @returns The bytes and MIME type, or `undefined` for no such file.
+   */
+  uploadedFile(uri: string): { bytes: Uint8Array; mimeType: string } | undefined {
+    const id = /\/files\/([a-z0-9-]+)$/.exec(uri)?.[1];
+    const file = id === undefined ? undefined : this.#files.get(id);
+    return file === undefined || file.job !== undefined
+      ? undefined
+      : { bytes: file.bytes, mimeType: file.mimeType };
+  }
+
+  /**
    * Tells whether `pathname` is one of the Batch API routes.
    *
    * @param pathname A request URL's path.
