@@ -68,10 +68,30 @@ export interface ServeOptions {
   cacheMaxSize: number | undefined;
 }
 
-/** The environment variable holding client tokens (comma- or newline-separated). */
+/**
+ * The environment variable holding client tokens (comma- or newline-separated).
+ *
+ * @example Usage
+ * ```ts
+ * import { TOKENS_ENV } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(TOKENS_ENV, "EMBATCH_TOKENS");
+ * ```
+ */
 export const TOKENS_ENV = "EMBATCH_TOKENS";
 
-/** The usage text of `main.ts serve --help`. */
+/**
+ * The usage text of `main.ts serve --help`.
+ *
+ * @example Usage
+ * ```ts
+ * import { SERVE_USAGE } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(SERVE_USAGE, /--insecure-no-auth/);
+ * ```
+ */
 export const SERVE_USAGE: string =
   `Usage: deno run --allow-net --allow-env --allow-read main.ts serve [options]
 

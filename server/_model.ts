@@ -3,7 +3,17 @@
 
 import { DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
 
-/** The models `main.ts serve` serves when no `--model` is given: both GA embedding models. */
+/**
+ * The models `main.ts serve` serves when no `--model` is given: both GA embedding models.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_SERVED_MODELS } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(DEFAULT_SERVED_MODELS, ["gemini-embedding-2", "gemini-embedding-001"]);
+ * ```
+ */
 export const DEFAULT_SERVED_MODELS: readonly string[] = [DEFAULT_MODEL, "gemini-embedding-001"];
 
 /**
