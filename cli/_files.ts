@@ -8,7 +8,13 @@ import type { MainIO } from "./io.ts";
 import type { WritableSink } from "./output.ts";
 import { prepareResume, type ResumeState } from "./resume.ts";
 import { describeFileError } from "./_describe.ts";
-import { applySettings, readSettings, settingsOf, writeSettings } from "./_settings.ts";
+import {
+  applySettings,
+  readSettings,
+  settingsOf,
+  settingsPath,
+  writeSettings,
+} from "./_settings.ts";
 import { staleCheck } from "./_refresh.ts";
 
 /** A file or flag the run cannot start with; the message is the line to print. */
@@ -100,10 +106,11 @@ export async function openOutput(
     let effective = options;
     let resume: ResumeState | undefined;
     if (options.resume) {
-      effective = await recordedSettings(options, path);
+      const recorded = await recordedSettings(options, path);
+      effective = recorded ?? options;
       resume = await resumeOutput(path, effective);
       if (resume.compacted) file = await relock(file, path); // the rewrite replaced the file
-      if (effective.dimensions === undefined && resume.dimensions !== undefined) {
+      if (!recorded && effective.dimensions === undefined && resume.dimensions !== undefined) {
         // No record of the settings: keep to the length of the vectors already there.
         effective = { ...effective, dimensions: resume.dimensions };
       }
@@ -112,7 +119,13 @@ export async function openOutput(
     // A device or a pipe (/dev/null, /dev/full, a FIFO) is written as it is, with no settings record.
     if ((await file.stat()).isFile) {
       if (!options.resume) await file.truncate(0);
-      await writeSettings(path, settingsOf(effective));
+      await writeSettings(path, settingsOf(effective)).catch((error) => {
+        throw new SetupError(
+          `embatch: cannot write ${
+            settingsPath(path)
+          } (what --output was made with, for --resume): ${describeFileError(error)}`,
+        );
+      });
     }
     return { name: path, sink: file, file, resume, options: effective };
   } catch (error) {
@@ -171,15 +184,21 @@ function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
   return a.dev === b.dev && a.ino !== null && a.ino === b.ino;
 }
 
-/** The options with the settings recorded beside the output filled in, or a SetupError on a mismatch. */
-async function recordedSettings(options: CliOptions, path: string): Promise<CliOptions> {
+/**
+ * The options with the settings recorded beside the output filled in
+ * (`undefined` when there is no record), or a SetupError on a mismatch.
+ */
+async function recordedSettings(
+  options: CliOptions,
+  path: string,
+): Promise<CliOptions | undefined> {
   let recorded;
   try {
     recorded = await readSettings(path);
   } catch (error) {
     throw new SetupError(`embatch: ${(error as Error).message}`);
   }
-  if (recorded === undefined) return options;
+  if (recorded === undefined) return undefined;
   const merged = applySettings(options, recorded, path);
   if (typeof merged === "string") throw new SetupError(merged);
   return merged;

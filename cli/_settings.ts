@@ -94,12 +94,17 @@ export async function readSettings(output: string): Promise<OutputSettings | und
   return settings as OutputSettings;
 }
 
-/** Writes the sidecar through a temporary file, so that it is never half written. */
+/**
+ * Writes the sidecar. It is a couple of hundred bytes written in one go, so it
+ * is written in place: a temporary file and a rename would need read and
+ * write permission for one more name in the narrow permission form. (A torn
+ * record, however unlikely, is refused by `readSettings`, never misread.)
+ */
 export async function writeSettings(output: string, settings: OutputSettings): Promise<void> {
-  const path = settingsPath(output);
-  const temporary = `${path}.tmp`;
-  await Deno.writeTextFile(temporary, JSON.stringify({ embatch: 1, ...settings }, null, 2) + "\n");
-  await Deno.rename(temporary, path);
+  await Deno.writeTextFile(
+    settingsPath(output),
+    JSON.stringify({ embatch: 1, ...settings }, null, 2) + "\n",
+  );
 }
 
 /**

@@ -63,6 +63,7 @@ export function summarize(
   elapsedMs: number,
   interrupted: boolean,
   failed: boolean,
+  truncate = false,
 ): string {
   const seconds = elapsedMs / 1000;
   const state = interrupted ? "interrupted" : failed ? "stopped" : "done";
@@ -97,7 +98,11 @@ export function summarize(
   }
   if (tooLong > 0) {
     lines.push(
-      `  ${n(tooLong)} texts are over the token limit: --resume with --truncate embeds their start`,
+      truncate
+        ? `  ${n(tooLong)} inputs are over the token limit even when cut (--max-input-tokens)`
+        : `  ${
+          n(tooLong)
+        } texts are over the token limit: --resume with --truncate embeds their start`,
     );
   }
   if (interrupted || failed) lines.push("  run again with --resume to continue");

@@ -185,7 +185,8 @@ Corpus runs:
                         (run again with --resume later)            (default 5m)
   --truncate            cut texts over the token limit instead of writing
                         TOKEN_LIMIT error records
-  --max-input-tokens N  the most (estimated) tokens per text     (default 2048)
+  --max-input-tokens N  the most (estimated) tokens per text
+                                         (default: the model's limit, 2048 or 8192)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
   --progress-interval DURATION
                         progress line period when stderr is not a terminal

@@ -19,6 +19,7 @@ import { redactSecret } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
 import { type InputId, readInputs } from "./input.ts";
+import { apiEndpoint } from "./_endpoint.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import {
@@ -116,7 +117,7 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     }
     const where = simulator
       ? `the local simulator's Batch API at ${simulator.url} (--simulate)`
-      : `${options.model} through the Batch API at ${options.baseUrl ?? "the Gemini API"}`;
+      : `${options.model} through the Batch API at ${endpointName(options, io)}`;
     // With --resume, the settings the output was made with.
     return await new BatchCorpusRun(output.options, io, input, output, journal, secret)
       .run(client, where);
@@ -370,4 +371,10 @@ class BatchCorpusRun {
   #note(line: string): void {
     if (!this.#options.quiet) this.#io.stderr(line);
   }
+}
+
+/** The URL calls go to, and which setting said so. */
+function endpointName(options: CliOptions, io: MainIO): string {
+  const { url, from } = apiEndpoint(options, io, undefined);
+  return from === undefined ? url : `${url} (${from})`;
 }

@@ -46,6 +46,7 @@ import {
 } from "./_files.ts";
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
+import { apiEndpoint } from "./_endpoint.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
 import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
@@ -162,35 +163,6 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
 function tokenLimitHint(message: string): string {
   const base = message.replace(/\s*\(set truncate[^)]*\)\s*$/, "");
   return `${base}: run with --truncate to embed the start of such texts (or raise --max-input-tokens)`;
-}
-
-/** Google's Gemini API, where the SDK sends calls unless told otherwise. */
-const GEMINI_API_URL = "https://generativelanguage.googleapis.com";
-
-/**
- * Where calls actually go, and which setting said so: the simulator,
- * `--base-url`, the SDK's `GOOGLE_GEMINI_BASE_URL`, or Google's API.
- */
-function apiEndpoint(
-  options: CliOptions,
-  io: MainIO,
-  simulatorUrl: string | undefined,
-): { url: string; host: string; from: string | undefined } {
-  const fromEnv = io.env("GOOGLE_GEMINI_BASE_URL");
-  const [url, from] = simulatorUrl !== undefined
-    ? [simulatorUrl, undefined]
-    : options.baseUrl !== undefined
-    ? [options.baseUrl, "--base-url"]
-    : fromEnv !== undefined
-    ? [fromEnv, "GOOGLE_GEMINI_BASE_URL"]
-    : [GEMINI_API_URL, undefined];
-  let host = url;
-  try {
-    host = new URL(url).host;
-  } catch {
-    // not a URL: the SDK will fail on it, and the message names it as given
-  }
-  return { url, host, from };
 }
 
 /** Opens input then output; a setup failure is returned as the line to print. */
@@ -491,7 +463,7 @@ class CorpusRun {
       pending = this.#writeError(item.id, {
         code,
         message: redactSecret(
-          code === "TOKEN_LIMIT" ? tokenLimitHint(message) : message,
+          code === "TOKEN_LIMIT" && !this.#options.truncate ? tokenLimitHint(message) : message,
           this.#secret,
         ),
         ...(status !== undefined && { status }),
@@ -610,6 +582,7 @@ class CorpusRun {
           now() - this.#startedAt,
           this.#interrupted,
           failure !== undefined,
+          this.#options.truncate,
         ),
       );
       if (this.#cache && this.#cacheStats) {

@@ -391,12 +391,19 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
   const { createSimulatorHandler } = await import("../simulator/server.ts");
   const handler = createSimulatorHandler();
   let calls = 0;
-  // Answers the first call, then goes away: every later connection is refused.
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
-    if (++calls > 1) return new Response("reached a closed server", { status: 503 });
-    // Stop listening before the answer leaves, so that the next call finds no server.
-    return handler(request).finally(() => void server.shutdown());
-  });
+  // Answers the first call on a connection it then closes, and stops listening:
+  // every later connection is refused.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (++calls > 1) return new Response("not expected", { status: 500 });
+      const answer = await handler(request);
+      void server.shutdown();
+      const headers = new Headers(answer.headers);
+      headers.set("connection", "close");
+      return new Response(answer.body, { status: answer.status, headers });
+    },
+  );
   try {
     await withDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
