@@ -3,7 +3,7 @@
  * (one object per line with a text field and an optional id), streamed from a
  * byte stream so that memory does not grow with the file.
  *
- * Every line is decoded on its own with a strict UTF-8 decoder: a line that is
+ * Lines are decoded with a strict UTF-8 decoder (a chunk at a time): a line that is
  * not valid UTF-8, not valid JSON, or lacks its text becomes an
  * {@linkcode InputError} naming the line, and the lines after it are read as
  * usual. Blank lines (empty or only whitespace) are skipped in both formats.
@@ -11,7 +11,7 @@
  * @module
  */
 
-import { splitLines } from "./_lines.ts";
+import { decodeLines } from "./_lines.ts";
 
 /** The two input formats: one text per line, or one JSON object per line. */
 export type InputFormat = "text" | "jsonl";
@@ -154,39 +154,48 @@ export async function* readInputs(
     );
   }
   signal?.throwIfAborted();
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
-  for await (const raw of splitLines(chunks, { maxLineBytes })) {
-    signal?.throwIfAborted();
-    const { number: line, end } = raw;
-    const where = `line ${line + 1}`;
-    if (raw.tooLong) {
-      yield fail(
-        line,
-        end,
-        "LINE_TOO_LONG",
-        `${where} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
-      );
-      continue;
+  for await (const lines of decodeLines(chunks, { maxLineBytes })) {
+    for (const raw of lines) {
+      signal?.throwIfAborted();
+      const { number: line, end } = raw;
+      if (raw.tooLong) {
+        yield fail(
+          line,
+          end,
+          "LINE_TOO_LONG",
+          `line ${line + 1} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+        );
+        continue;
+      }
+      let content = raw.text;
+      if (content === undefined) {
+        yield fail(line, end, "INVALID_UTF8", `line ${line + 1} is not valid UTF-8`);
+        continue;
+      }
+      if (content.charCodeAt(content.length - 1) === 13) content = content.slice(0, -1); // \r\n
+      if (isBlank(content)) {
+        onBlankLine?.(line);
+        continue;
+      }
+      yield format === "text"
+        ? { ok: true, id: line, line, text: content, end }
+        : parseJsonLine(content, line, end, textField);
     }
-    let bytes = raw.bytes;
-    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1); // \r\n line ends
-    let content: string;
-    try {
-      content = decoder.decode(bytes);
-    } catch {
-      yield fail(line, end, "INVALID_UTF8", `${where} is not valid UTF-8`);
-      continue;
-    }
-    if (content.trim() === "") {
-      onBlankLine?.(line);
-      continue;
-    }
-    yield format === "text"
-      ? { ok: true, id: line, line, text: content, end }
-      : parseJsonLine(content, line, end, textField);
   }
   signal?.throwIfAborted();
+}
+
+/** Whether `text` is empty or only whitespace, without allocating (as `text.trim() === ""`). */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const space = c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+      c === 0x205f || c === 0x3000 || c === 0xfeff;
+    if (!space) return false;
+  }
+  return true;
 }
 
 function fail(

@@ -24,7 +24,12 @@ import {
   type RetryPolicy,
   retryPolicy,
 } from "./retry.ts";
-import { estimateTokens, MAX_INPUT_TOKENS, truncateToTokens } from "./tokens.ts";
+import {
+  estimateTokens,
+  isClearlyWithinTokens,
+  MAX_INPUT_TOKENS,
+  truncateToTokens,
+} from "./tokens.ts";
 import { sleep } from "../internal/sleep.ts";
 
 /**
@@ -287,10 +292,17 @@ export class ResilientEmbedder {
     const results = new Array<EmbeddingResult>(texts.length);
     const truncated = new Set<number>();
     const entries: Entry[] = [];
+    // Tokens are counted only for a tokens-per-minute quota; without one, a
+    // text clearly under the limit (by its length) is not estimated at all.
+    const counting = this.#limiter.tpm !== Infinity;
     texts.forEach((original, index) => {
       let text = original;
       if (typeof text !== "string" || text === "") {
         results[index] = failure("EMPTY_TEXT", "Cannot embed text: the text is empty", 0);
+        return;
+      }
+      if (!counting && isClearlyWithinTokens(text, this.#maxInputTokens)) {
+        entries.push({ index, text, tokens: 0 });
         return;
       }
       let tokens = estimateTokens(text);
@@ -307,7 +319,7 @@ export class ResilientEmbedder {
         tokens = estimateTokens(text);
         truncated.add(index);
       }
-      entries.push({ index, text, tokens });
+      entries.push({ index, text, tokens: counting ? tokens : 0 });
     });
 
     const tokenCap = this.#limiter.tpm;
