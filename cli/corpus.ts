@@ -23,7 +23,7 @@ import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
 import type { InputError, InputRecord, InputText } from "./input.ts";
-import { readInputs } from "./input.ts";
+import { readInputGroups } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -247,22 +247,27 @@ class CorpusRun {
   async *#inputs(): AsyncGenerator<Pending, void, undefined> {
     const counts = this.#counts;
     try {
-      const records = readInputs(this.#input.source, {
+      // A chunk's records at a time: one async step per chunk, not per line.
+      const groups = readInputGroups(this.#input.source, {
         format: this.#input.format,
         textField: this.#options.textField,
         signal: this.#stopReading.signal,
         onBlankLine: () => void counts.blank++,
       });
-      for await (const record of records) {
-        counts.read++;
-        counts.readBytes = record.end;
-        if (!this.#admit(record)) continue;
-        if (!record.ok) {
-          await this.#badRecord(record);
-          continue;
+      for await (const group of groups) {
+        for (const record of group) {
+          counts.read++;
+          counts.readBytes = record.end;
+          if (!this.#admit(record)) continue;
+          if (!record.ok) {
+            await this.#badRecord(record);
+            continue;
+          }
+          this.#sent++;
+          const pending = record as Pending;
+          pending.readAt = now();
+          yield pending;
         }
-        this.#sent++;
-        yield { ...record, readAt: now() };
       }
     } catch (error) {
       const stop = this.#stopReading.signal;

@@ -141,6 +141,33 @@ export async function* readInputs(
   source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: ReadInputsOptions = {},
 ): AsyncGenerator<InputRecord, void, undefined> {
+  for await (const group of readInputGroups(source, options)) yield* group;
+}
+
+/**
+ * Reads inputs like {@linkcode readInputs}, a group at a time: the records
+ * of the lines that ended in one chunk of the byte stream. A reader that
+ * handles records one by one saves an async step per line this way.
+ *
+ * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
+ * @param options Format, text field, line limit, blank-line hook and cancellation.
+ * @returns An async generator of non-empty arrays of records, in line order.
+ * @throws {RangeError} If `maxLineBytes` is not a positive integer.
+ *
+ * @example Usage
+ * ```ts
+ * import { readInputGroups } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const chunks = [new TextEncoder().encode("a\nb\n"), new TextEncoder().encode("c\n")];
+ * const groups = await Array.fromAsync(readInputGroups(chunks));
+ * assert.deepEqual(groups.map((g) => g.map((r) => r.ok && r.text)), [["a", "b"], ["c"]]);
+ * ```
+ */
+export async function* readInputGroups(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ReadInputsOptions = {},
+): AsyncGenerator<InputRecord[], void, undefined> {
   const {
     format = "text",
     textField = "text",
@@ -156,21 +183,22 @@ export async function* readInputs(
   signal?.throwIfAborted();
   const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
   for await (const lines of decodeLines(chunks, { maxLineBytes })) {
+    signal?.throwIfAborted();
+    const records: InputRecord[] = [];
     for (const raw of lines) {
-      signal?.throwIfAborted();
       const { number: line, end } = raw;
       if (raw.tooLong) {
-        yield fail(
+        records.push(fail(
           line,
           end,
           "LINE_TOO_LONG",
           `line ${line + 1} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
-        );
+        ));
         continue;
       }
       let content = raw.text;
       if (content === undefined) {
-        yield fail(line, end, "INVALID_UTF8", `line ${line + 1} is not valid UTF-8`);
+        records.push(fail(line, end, "INVALID_UTF8", `line ${line + 1} is not valid UTF-8`));
         continue;
       }
       if (content.charCodeAt(content.length - 1) === 13) content = content.slice(0, -1); // \r\n
@@ -178,10 +206,13 @@ export async function* readInputs(
         onBlankLine?.(line);
         continue;
       }
-      yield format === "text"
-        ? { ok: true, id: line, line, text: content, end }
-        : parseJsonLine(content, line, end, textField);
+      records.push(
+        format === "text"
+          ? { ok: true, id: line, line, text: content, end }
+          : parseJsonLine(content, line, end, textField),
+      );
     }
+    if (records.length > 0) yield records;
   }
   signal?.throwIfAborted();
 }
