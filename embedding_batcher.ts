@@ -7,7 +7,7 @@
 
 import { now } from "./internal/clock.ts";
 import { Notifier } from "./internal/notifier.ts";
-import { type Batch, Batcher } from "./batcher.ts";
+import { type Batch, Batcher, type BatchStrategy } from "./batcher.ts";
 import { Channel } from "./channel.ts";
 import type { Embedder } from "./embedder.ts";
 import { EmbeddingBatcherClosedError } from "./errors.ts";
@@ -35,6 +35,14 @@ export interface EmbeddingBatcherOptions extends ResilienceOptions {
    * @default {"50ms"}
    */
   timeout?: number | string;
+  /**
+   * `"fixed"` (a batch leaves when full or at `timeout`) or `"adaptive"`
+   * (batches sized to the arrival rate and the call latency, `batchSize` and
+   * `timeout` becoming the upper bounds).
+   *
+   * @default {"fixed"}
+   */
+  strategy?: BatchStrategy;
   /**
    * How many texts may wait to be batched before `embed` itself waits (backpressure).
    *
@@ -123,7 +131,11 @@ export class EmbeddingBatcher implements AsyncDisposable {
    */
   constructor(options: EmbeddingBatcherOptions) {
     const batchSize = options.batchSize ?? 100;
-    const batcher = new Batcher<Slot>({ batchSize, timeout: options.timeout ?? "50ms" });
+    const batcher = new Batcher<Slot>({
+      batchSize,
+      timeout: options.timeout ?? "50ms",
+      ...(options.strategy !== undefined && { strategy: options.strategy }),
+    });
     const queueSize = options.queueSize ?? batchSize * 10;
     if (!Number.isInteger(queueSize) || queueSize < 0) {
       throw new RangeError(
@@ -241,7 +253,11 @@ export class EmbeddingBatcher implements AsyncDisposable {
 
   async #run(batcher: Batcher<Slot>, onBatch: ((batch: Batch<string>) => void) | undefined) {
     for await (const batch of batcher.batches(this.#queue)) {
-      while (this.#tasks.size >= this.#concurrency) await this.#changed.wait();
+      if (this.#tasks.size >= this.#concurrency) {
+        batcher.setBackpressure(true);
+        while (this.#tasks.size >= this.#concurrency) await this.#changed.wait();
+        batcher.setBackpressure(false);
+      }
       const live: Slot[] = [];
       let dropped = 0;
       for (const slot of batch.items) {
@@ -255,7 +271,11 @@ export class EmbeddingBatcher implements AsyncDisposable {
       const controller = new AbortController();
       const call = { controller, slots: live };
       for (const slot of live) slot.call = call;
+      const startedAt = now();
       const task = this.#send(live, controller.signal, batch)
+        .then((ok) => {
+          if (ok) batcher.observeCall({ latencyMs: now() - startedAt, items: live.length });
+        })
         .finally(() => {
           this.#tasks.delete(task);
           this.#changed.notify();
@@ -265,7 +285,8 @@ export class EmbeddingBatcher implements AsyncDisposable {
     await Promise.all(this.#tasks);
   }
 
-  async #send(slots: Slot[], signal: AbortSignal, batch: Batch<Slot>): Promise<void> {
+  /** Sends one batch and answers its callers; resolves `false` if it was aborted. */
+  async #send(slots: Slot[], signal: AbortSignal, batch: Batch<Slot>): Promise<boolean> {
     const metrics = this.#embedder.metrics;
     try {
       const results = await this.#embedder.embedEach(slots.map((s) => s.text), {
@@ -283,6 +304,7 @@ export class EmbeddingBatcher implements AsyncDisposable {
         }
         slot.callers.clear();
       });
+      return true;
     } catch (error) {
       // Only an abort gets here: every caller of the call has withdrawn.
       metrics.itemsCancelled(slots.length);
@@ -290,6 +312,7 @@ export class EmbeddingBatcher implements AsyncDisposable {
         for (const caller of slot.callers) caller.reject(error);
         slot.callers.clear();
       }
+      return false;
     }
   }
 }

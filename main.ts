@@ -9,6 +9,9 @@
  * With `--input FILE` (or `-` for stdin) it embeds a corpus into `--output`,
  * one JSON record per input (`cli/corpus.ts`). `--help` lists every flag.
  *
+ * `main.ts serve` runs the batching embedding server (`cli/serve.ts`):
+ * Gemini REST and OpenAI-compatible endpoints in front of one shared quota.
+ *
  * @module
  */
 
@@ -17,8 +20,10 @@ import {
   type MainIO,
   parseCliArgs,
   processIO,
+  runBatchCorpus,
   runCorpus,
   runDemo,
+  runServe,
   USAGE,
   UsageError,
 } from "./cli/mod.ts";
@@ -45,6 +50,7 @@ export { EXIT, type MainIO, processIO, type WritableSink } from "./cli/mod.ts";
  * ```
  */
 export async function main(args: string[], io: MainIO = processIO): Promise<number> {
+  if (args[0] === "serve") return await runServe(args.slice(1), io);
   let options;
   try {
     options = parseCliArgs(args);
@@ -57,7 +63,9 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     io.stdout(USAGE);
     return 0;
   }
-  if (options.input !== undefined) return await runCorpus(options, io);
+  if (options.input !== undefined) {
+    return await (options.batchApi ? runBatchCorpus(options, io) : runCorpus(options, io));
+  }
   return await runDemo(options, io);
 }
 

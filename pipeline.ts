@@ -11,7 +11,7 @@ import { Notifier } from "./internal/notifier.ts";
 import type { BatchFeedback } from "./adaptive.ts";
 import { type Batch, Batcher, type BatchReason, type BatchStrategy } from "./batcher.ts";
 import { Channel, type TryReceiveResult } from "./channel.ts";
-import type { Embedder } from "./embedder.ts";
+import { type Embedder, type EmbedInput, inputText } from "./embedder.ts";
 import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
 import {
   type EmbeddingResult,
@@ -46,7 +46,7 @@ export interface EmbeddedBatch<T> {
   batch: Batch<T>;
   /** Position of the batch's first item in the input stream. */
   offset: number;
-  /** The texts sent, one per item. */
+  /** The texts sent, one per item (a content's text part). */
   texts: string[];
   /** One result per item, in item order. */
   results: EmbeddingResult[];
@@ -152,11 +152,13 @@ export interface PipelineOptions<T> extends ResilienceOptions {
    */
   strategy?: BatchStrategy;
   /**
-   * Extracts the text to embed from an input.
+   * Extracts what to embed from an input: its text, or an
+   * `EmbedContent` (a task type, a title, media) for an embedder
+   * with `embedContents`.
    *
    * @default {the input itself, which must then be a string}
    */
-  text?: (item: T) => string;
+  text?: (item: T) => EmbedInput;
   /**
    * Write results in input order (`true`), or as soon as their batch finishes (`false`).
    *
@@ -252,7 +254,7 @@ export async function embedBatches<T>(
   batches: Channel<Batch<T>>,
   output: Channel<EmbeddedBatch<T>>,
   embedder: ResilientEmbedder,
-  text: (item: T) => string,
+  text: (item: T) => EmbedInput,
   options: EmbedStageOptions<T> = {},
 ): Promise<number> {
   const { concurrency = 4, ordered = true, feedback } = options;
@@ -320,12 +322,13 @@ export async function embedBatches<T>(
       if (!next.ok) break;
       const batch = next.value;
       options.onBatch?.(batch);
-      const texts = batch.items.map(text);
+      const inputs = batch.items.map(text);
+      const texts = inputs.map(inputText);
       const seq = started++;
       const at = offset;
       offset += texts.length;
       const startedAt = feedback ? now() : 0;
-      const task = embedder.embedEach(texts, { signal, batch: batch.index, reason: batch.reason })
+      const task = embedder.embedEach(inputs, { signal, batch: batch.index, reason: batch.reason })
         .then((results) => {
           feedback?.observeCall({ latencyMs: now() - startedAt, items: texts.length });
           const embedded: EmbeddedBatch<T> = { batch, offset: at, texts, results };

@@ -280,7 +280,7 @@ export function runQuota(pattern: QuotaPattern, config: Config): Promise<QuotaRe
         starts.push(Date.now());
         return handler(request, options);
       },
-      { stats: handler.stats, keyStats: handler.keyStats },
+      { stats: handler.stats, keyStats: handler.keyStats, batch: handler.batch },
     );
     let refused = 0;
     let lastWrite = 0;

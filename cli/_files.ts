@@ -8,6 +8,7 @@ import type { MainIO } from "./io.ts";
 import type { WritableSink } from "./output.ts";
 import { prepareResume, type ResumeState } from "./resume.ts";
 import { describeFileError } from "./_describe.ts";
+import { staleCheck } from "./_refresh.ts";
 
 /** A file or flag the run cannot start with; the message is the line to print. */
 export class SetupError extends Error {
@@ -91,9 +92,20 @@ export async function openOutput(options: CliOptions, io: MainIO): Promise<Corpu
 }
 
 async function resumeOutput(path: string, options: CliOptions): Promise<ResumeState> {
+  let isStale;
+  try {
+    isStale = options.refreshChanged ? await staleCheck(options) : undefined;
+  } catch (error) {
+    throw new SetupError(
+      `embatch: cannot read --input ${options.input} for --refresh-changed: ${
+        describeFileError(error)
+      }`,
+    );
+  }
   try {
     return await prepareResume(path, {
       ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
+      ...(isStale !== undefined && { isStale }),
     });
   } catch (error) {
     throw new SetupError(

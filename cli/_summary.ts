@@ -47,6 +47,9 @@ export function describeResume(output: string, state: ResumeState): string {
   const parts = [`${n(state.embedded)} embedded records kept`];
   if (state.errors > 0) parts.push(`${n(state.errors)} error records dropped to be retried`);
   if (state.duplicates > 0) parts.push(`${n(state.duplicates)} repeated records dropped`);
+  if (state.stale > 0) {
+    parts.push(`${n(state.stale)} records of changed texts dropped to be embedded again`);
+  }
   if (state.tornBytes > 0) {
     parts.push(`an unfinished last line (${n(state.tornBytes)} bytes) cut off`);
   }

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
+import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
@@ -77,6 +78,10 @@ export interface CliOptions {
   format: InputFormat | undefined;
   /** The JSONL field holding the text. */
   textField: string;
+  /** The JSONL field holding a document's title. */
+  titleField: string;
+  /** Scale every vector to unit length (`--no-normalize` turns it off). */
+  normalize: boolean;
   /** The Gemini task type, when set. */
   taskType: GeminiTaskType | undefined;
   /** The most calls in flight at once, when set. */
@@ -97,10 +102,31 @@ export interface CliOptions {
   graceMs: number;
   /** How often a progress line is printed when stderr is not a terminal, in milliseconds. */
   progressIntervalMs: number;
+  /** The embedding cache file as given (`default` for the user's cache directory), when set. */
+  cache: string | undefined;
+  /** The most bytes the cache's entries may take, when set. */
+  cacheMaxSize: number | undefined;
+  /** With `resume` and `cache`: embed again the ids whose text changed since their record. */
+  refreshChanged: boolean;
+  /** Embed through Gemini's Batch API (jobs) instead of the online endpoint. */
+  batchApi: boolean;
+  /** Estimated input tokens per Batch API job, when set. */
+  jobMaxTokens: number | undefined;
+  /** The most estimated tokens in this run's unfinished jobs, when set. */
+  maxEnqueuedTokens: number | undefined;
+  /** Milliseconds between polls of each job, when set (30 s; 1 s with --simulate). */
+  pollIntervalMs: number | undefined;
+  /** Milliseconds a job may stay unfinished before it is cancelled and resubmitted. */
+  jobDeadlineMs: number;
+  /** Cancel this output's unfinished Batch API jobs, then exit. */
+  cancelJobs: boolean;
+  /** The interactive price in US dollars per million tokens for the cost estimate, when set. */
+  price: number | undefined;
 }
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
+       deno run --allow-net --allow-env --allow-read main.ts serve [options]  (serve --help)
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
 
 Batches texts into calls to the Gemini Embedding API. With --input it embeds
@@ -117,12 +143,23 @@ Corpus runs:
                         {"id":..,"embedding":[..]} or {"id":..,"error":{..}}
   --format text|jsonl   how the input is read  (default: jsonl for .jsonl/.ndjson)
   --text-field NAME     the JSONL field holding the text          (default text)
+  --title-field NAME    the JSONL field holding a document's title (default title);
+                        used with --task-type RETRIEVAL_DOCUMENT
+                        A JSONL line may carry "file": a path or a list of paths
+                        (relative to the input file; PNG, JPEG, PDF, MP3, WAV,
+                        MP4, MOV) and an optional text: one vector for all of it
+                        (gemini-embedding-2 only)
   --resume              keep the records already in --output, repair a torn
                         last line, retry error records, embed the rest
   --overwrite           replace an existing --output file
   --task-type TYPE      RETRIEVAL_DOCUMENT, RETRIEVAL_QUERY, SEMANTIC_SIMILARITY,
                         CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING,
-                        FACT_VERIFICATION or CODE_RETRIEVAL_QUERY
+                        FACT_VERIFICATION or CODE_RETRIEVAL_QUERY: the taskType
+                        field for gemini-embedding-001, Google's instruction in
+                        the text for gemini-embedding-2; without it texts are
+                        sent exactly as given
+  --no-normalize        write vectors exactly as the API returns them (default:
+                        unit length; 001 below 3072 dimensions is not)
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
@@ -131,6 +168,32 @@ Corpus runs:
                         progress line period when stderr is not a terminal
                                                                   (default 10s)
   --quiet               no progress and no summary on stderr
+  --cache PATH          keep vectors in an SQLite file and embed only texts it
+                        does not hold; "default" is $XDG_CACHE_HOME/embatch/
+                        cache.sqlite (~/.cache/embatch/cache.sqlite)
+  --cache-max-size SIZE bound the cache, evicting the least recently used
+                        vectors, e.g. 500MB, 2GiB            (default no bound)
+  --refresh-changed     with --resume and --cache: embed again the ids whose
+                        text changed since their record was written
+
+Batch API runs (--batch-api; half the price, results within 24 h, paid tier only):
+  --batch-api           embed through Gemini's Batch API: texts are packed into
+                        jobs, uploaded, polled and collected; needs --output FILE,
+                        keeps a journal beside it (FILE.batch-journal.jsonl)
+  --job-max-tokens N    estimated input tokens per job            (default 100000)
+  --max-enqueued-tokens N
+                        most tokens in this run's unfinished jobs; the next job
+                        is created as earlier ones finish (tier 1: 500000)
+                                                                 (default 500000)
+  --poll-interval DURATION
+                        between polls of each job, with ±20% jitter
+                                              (default 30s; 1s with --simulate)
+  --job-deadline DURATION
+                        cancel and resubmit a job unfinished this long (default 24h)
+  --cancel-jobs         cancel this output's unfinished jobs, then exit
+  --price USD           interactive price per million tokens for the cost
+                        estimate; batch is half  (default: the dated table)
+  Ctrl-C detaches: jobs keep running at Google; --resume reattaches to them.
 
 Demo runs:
   --inputs N            number of demo inputs input-0 … input-N-1   (default 100)
@@ -148,7 +211,8 @@ Both:
   --tpm N               most tokens per minute, estimated (free tier: 30000)
   --dimensions N        embedding dimensions, 1-3072
                                      (default: the model's, 3072; demo 3)
-  --model NAME          embedding model                  (default gemini-embedding-001)
+  --model NAME          embedding model: gemini-embedding-2 (default) or
+                        gemini-embedding-001 (text only; see README)
   --base-url URL        Gemini API base URL (or set GOOGLE_GEMINI_BASE_URL)
   --simulate            use the local simulator even if an API key is set
   -h, --help            show this help
@@ -247,7 +311,7 @@ export function parseCliArgs(args: string[]): CliOptions {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const model = values.model ?? "gemini-embedding-001";
+  const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
     throw new UsageError(
       `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
@@ -294,6 +358,10 @@ export function parseCliArgs(args: string[]): CliOptions {
   if (textField === "") {
     throw new UsageError(`Invalid --text-field: expected a field name, received ""`);
   }
+  const titleField = values["title-field"] ?? "title";
+  if (titleField === "") {
+    throw new UsageError(`Invalid --title-field: expected a field name, received ""`);
+  }
   const taskType = values["task-type"];
   if (taskType !== undefined && !TASK_TYPES.includes(taskType as GeminiTaskType)) {
     throw new UsageError(
@@ -321,6 +389,8 @@ export function parseCliArgs(args: string[]): CliOptions {
     output,
     format,
     textField,
+    titleField,
+    normalize: !(values["no-normalize"] ?? false),
     taskType: taskType as GeminiTaskType | undefined,
     concurrency: optional("concurrency", values.concurrency, 1, 64),
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
@@ -331,7 +401,119 @@ export function parseCliArgs(args: string[]): CliOptions {
     quiet: values.quiet ?? false,
     graceMs: duration("grace", values.grace, 5000),
     progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
+    ...cacheSettings(values, { resume, input }),
+    ...batchSettings(values, output),
   };
+}
+
+/** The Batch API flags, checked against each other and against the online-only flags. */
+function batchSettings(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  output: string,
+): Pick<
+  CliOptions,
+  | "batchApi"
+  | "jobMaxTokens"
+  | "maxEnqueuedTokens"
+  | "pollIntervalMs"
+  | "jobDeadlineMs"
+  | "cancelJobs"
+  | "price"
+> {
+  const batchApi = values["batch-api"] === true;
+  const given = (flags: readonly string[]) => flags.filter((flag) => values[flag] !== undefined);
+  if (!batchApi) {
+    const batchOnly = given(BATCH_FLAGS);
+    if (batchOnly.length > 0) {
+      throw new UsageError(`--${batchOnly[0]} needs --batch-api: it applies to Batch API runs`);
+    }
+  } else {
+    const onlineOnly = given(ONLINE_FLAGS);
+    if (onlineOnly.length > 0) {
+      throw new UsageError(
+        `--${
+          onlineOnly[0]
+        } does not apply with --batch-api: Batch API jobs have no per-call batches or per-minute limits`,
+      );
+    }
+    if (output === "-") {
+      throw new UsageError(
+        "--batch-api needs --output FILE: its journal of jobs is kept beside the output",
+      );
+    }
+  }
+  const text = (flag: string) => values[flag] as string | undefined;
+  const price = text("price");
+  if (price !== undefined && !(Number(price) >= 0 && price.trim() !== "")) {
+    throw new UsageError(`Invalid --price: expected US dollars like 0.15, received "${price}"`);
+  }
+  const optional = (flag: string) =>
+    text(flag) === undefined ? undefined : integer(flag, text(flag), 0, 1, Number.MAX_SAFE_INTEGER);
+  return {
+    batchApi,
+    jobMaxTokens: optional("job-max-tokens"),
+    maxEnqueuedTokens: optional("max-enqueued-tokens"),
+    pollIntervalMs: text("poll-interval") === undefined
+      ? undefined
+      : positiveDuration("poll-interval", text("poll-interval"), 30_000),
+    jobDeadlineMs: positiveDuration("job-deadline", text("job-deadline"), 86_400_000),
+    cancelJobs: values["cancel-jobs"] === true,
+    price: price === undefined ? undefined : Number(price),
+  };
+}
+
+function cacheSettings(
+  values: { cache?: string; "cache-max-size"?: string; "refresh-changed"?: boolean },
+  run: { resume: boolean; input: string | undefined },
+): Pick<CliOptions, "cache" | "cacheMaxSize" | "refreshChanged"> {
+  const cache = values.cache;
+  if (cache === "") {
+    throw new UsageError(`Invalid --cache: expected a file path or default, received ""`);
+  }
+  const maxSize = values["cache-max-size"];
+  if (maxSize !== undefined && cache === undefined) {
+    throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
+  }
+  const refreshChanged = values["refresh-changed"] ?? false;
+  if (refreshChanged && (!run.resume || cache === undefined)) {
+    throw new UsageError(
+      "--refresh-changed needs --resume and --cache: it re-embeds changed texts of a resumed output",
+    );
+  }
+  if (refreshChanged && run.input === "-") {
+    throw new UsageError("--refresh-changed needs --input FILE: it reads the input twice");
+  }
+  return {
+    cache,
+    cacheMaxSize: maxSize === undefined ? undefined : byteSize("cache-max-size", maxSize),
+    refreshChanged,
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** Parses a size such as `500MB`, `1.5GiB` or `1000000` (bytes). */
+function byteSize(flag: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match && BYTE_UNITS[match[2]!.toLowerCase()];
+  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
+    throw new UsageError(
+      `Invalid --${flag}: expected a size like 500MB or 2GiB, received "${value}"`,
+    );
+  }
+  return bytes;
 }
 
 const FLAGS = {
@@ -351,6 +533,8 @@ const FLAGS = {
   output: { type: "string" },
   format: { type: "string" },
   "text-field": { type: "string" },
+  "title-field": { type: "string" },
+  "no-normalize": { type: "boolean" },
   "task-type": { type: "string" },
   concurrency: { type: "string" },
   rpm: { type: "string" },
@@ -361,7 +545,38 @@ const FLAGS = {
   quiet: { type: "boolean" },
   grace: { type: "string" },
   "progress-interval": { type: "string" },
+  cache: { type: "string" },
+  "cache-max-size": { type: "string" },
+  "refresh-changed": { type: "boolean" },
+  "batch-api": { type: "boolean" },
+  "job-max-tokens": { type: "string" },
+  "max-enqueued-tokens": { type: "string" },
+  "poll-interval": { type: "string" },
+  "job-deadline": { type: "string" },
+  "cancel-jobs": { type: "boolean" },
+  price: { type: "string" },
 } as const;
+
+/** Flags that only a Batch API run reads. */
+const BATCH_FLAGS = [
+  "job-max-tokens",
+  "max-enqueued-tokens",
+  "poll-interval",
+  "job-deadline",
+  "cancel-jobs",
+  "price",
+] as const;
+/** Flags of online runs that mean nothing to Batch API jobs. */
+const ONLINE_FLAGS = [
+  "batch-size",
+  "timeout",
+  "adaptive",
+  "concurrency",
+  "rpm",
+  "tpm",
+  "max-attempts",
+  "grace",
+] as const;
 
 /** Flags that only the demo reads. */
 const DEMO_FLAGS = ["inputs", "max-delay", "seed"] as const;
@@ -370,7 +585,7 @@ const CORPUS_FLAGS = [
   "output",
   "format",
   "text-field",
-  "task-type",
+  "title-field",
   "concurrency",
   "max-attempts",
   "resume",
@@ -378,6 +593,11 @@ const CORPUS_FLAGS = [
   "quiet",
   "grace",
   "progress-interval",
+  "cache",
+  "cache-max-size",
+  "refresh-changed",
+  "batch-api",
+  ...BATCH_FLAGS,
 ] as const;
 
 const TASK_TYPES: readonly GeminiTaskType[] = GEMINI_TASK_TYPES;

@@ -11,10 +11,17 @@
  * @module
  */
 
-import type { Embedder } from "../embedder.ts";
+import { runCachedPipeline } from "../cache/cached_pipeline.ts";
+import { keyToHex } from "../cache/key.ts";
+import type { BatchReason } from "../batcher.ts";
+import type { CacheStats, EmbeddingCache } from "../cache/embedding_cache.ts";
+import { dirname } from "node:path";
+import type { Embedder, EmbedInput } from "../embedder.ts";
 import { redactSecret } from "../errors.ts";
-import type { EmbeddedItem } from "../pipeline.ts";
+import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
+import { loadMediaFiles } from "../gemini/media_files.ts";
+import { type ModelProfile, modelProfile } from "../gemini/models.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -22,7 +29,7 @@ import { EmbeddingMetrics } from "../metrics.ts";
 import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import type { InputError, InputRecord, InputText } from "./input.ts";
+import type { InputError, InputErrorCode, InputRecord, InputText } from "./input.ts";
 import { readInputGroups } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
@@ -37,6 +44,7 @@ import {
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
+import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
 /** Bad lines reported one by one on stderr before the rest are only counted. */
 const NOTED_BAD_LINES = 10;
@@ -46,7 +54,18 @@ const MAX_HELD_ERRORS = 10_000;
 /** An input on its way through the pipeline. */
 interface Pending extends InputText {
   readAt: number;
+  /** What is sent: the text, or a content with its title and media. */
+  input: EmbedInput;
 }
+
+/** A result as the pipeline (with or without the cache) hands it to the writer. */
+type Outcome = EmbeddingResult & {
+  item: Pending;
+  /** With --cache: the text's cache key, whether it was a hit, whether it shared a call. */
+  key?: Uint8Array;
+  cached?: boolean;
+  shared?: boolean;
+};
 
 /**
  * Runs the corpus embedding described by `options` and resolves with the exit
@@ -88,8 +107,15 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     return EXIT.usage;
   }
   const secret = options.simulate ? undefined : apiKey;
+  // The cache first: a file that is not a cache stops the run before the output is touched.
+  const cache = options.cache === undefined ? undefined : await openCache(options, io);
+  if (typeof cache === "string") {
+    io.stderr(cache);
+    return EXIT.usage;
+  }
   const files = await openFiles(options, io);
   if (typeof files === "string") {
+    cache?.close();
     io.stderr(files);
     return EXIT.usage;
   }
@@ -99,6 +125,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     embedder = buildEmbedder(options, simulator ? undefined : apiKey, simulator?.url);
   } catch (error) {
     await simulator?.close();
+    cache?.close();
     files.output.file?.close();
     files.input.file?.close();
     io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
@@ -107,7 +134,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
   const where = simulator
     ? `the local simulator at ${simulator.url} (--simulate)`
     : `${options.model} at ${options.baseUrl ?? "the Gemini API"}`;
-  const run = new CorpusRun(options, io, files.input, files.output, secret);
+  const run = new CorpusRun(options, io, files.input, files.output, secret, cache);
   try {
     return await run.run(embedder, where);
   } finally {
@@ -138,6 +165,7 @@ function buildEmbedder(
 ): Embedder {
   return new GeminiEmbedder({
     model: options.model,
+    normalize: options.normalize,
     ...(options.dimensions !== undefined && { outputDimensionality: options.dimensions }),
     ...(options.taskType !== undefined && { taskType: options.taskType }),
     ...(simulatorUrl !== undefined
@@ -176,6 +204,12 @@ class CorpusRun {
   #fatal: Error | undefined;
   #interrupted = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #cache: EmbeddingCache | undefined;
+  readonly #profile: ModelProfile;
+  /** Where relative `"file"` paths start: the input file's directory. */
+  readonly #baseDir: string;
+  readonly #cacheCounts: CacheCounts = { hits: 0, misses: 0, shared: 0, savedTokens: 0 };
+  #cacheStats: CacheStats | undefined;
 
   constructor(
     options: CliOptions,
@@ -183,7 +217,13 @@ class CorpusRun {
     input: CorpusInput,
     output: CorpusOutput,
     secret: string | undefined,
+    cache: EmbeddingCache | undefined,
   ) {
+    this.#cache = cache;
+    this.#profile = modelProfile(options.model);
+    this.#baseDir = options.input === undefined || options.input === "-"
+      ? "."
+      : dirname(options.input);
     this.#options = options;
     this.#io = io;
     this.#input = input;
@@ -203,6 +243,7 @@ class CorpusRun {
         }) with ${where}` +
         ` into ${this.#output.name}`,
     );
+    if (this.#profile.notice !== undefined) this.#note(this.#profile.notice);
     if (this.#output.resume) this.#note(describeResume(this.#output.name, this.#output.resume));
     const signal = this.#io.signal;
     if (signal?.aborted) this.#onInterrupt();
@@ -224,7 +265,7 @@ class CorpusRun {
 
   async #embed(embedder: Embedder): Promise<void> {
     const options = this.#options;
-    await runPipeline<Pending>({
+    const pipeline = {
       inputs: this.#inputs(),
       embedder,
       batchSize: options.batchSize,
@@ -234,12 +275,24 @@ class CorpusRun {
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
       timeout: options.timeoutMs,
-      strategy: options.adaptive ? "adaptive" : "fixed",
-      text: (item) => item.text,
+      strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
+      text: (item: Pending) => item.input,
       signal: this.#hardStop.signal,
-      onBatch: (batch) => void this.#counts.batches[batch.reason]++,
-      write: (out) => this.#write(out),
-    });
+      onBatch: (batch: { reason: BatchReason }) => void this.#counts.batches[batch.reason]++,
+      write: (out: Outcome) => this.#write(out),
+    };
+    if (this.#cache === undefined) {
+      await runPipeline<Pending>(pipeline);
+    } else {
+      // Hits are answered before the batcher and never take a batch slot.
+      await runCachedPipeline<Pending>({
+        ...pipeline,
+        // The cache keys plain texts: #inputs refuses titled and media lines with --cache.
+        text: (item: Pending) => item.text,
+        cache: this.#cache,
+        context: keyContext(options),
+      });
+    }
     this.#releaseHeld(); // error records after the last embedded input
   }
 
@@ -251,6 +304,7 @@ class CorpusRun {
       const groups = readInputGroups(this.#input.source, {
         format: this.#input.format,
         textField: this.#options.textField,
+        titleField: this.#options.titleField,
         signal: this.#stopReading.signal,
         onBlankLine: () => void counts.blank++,
       });
@@ -263,8 +317,24 @@ class CorpusRun {
             await this.#badRecord(record);
             continue;
           }
+          // The common case, a plain text, costs no await per line.
+          const input = record.files === undefined &&
+              (this.#options.taskType !== "RETRIEVAL_DOCUMENT" || record.title === undefined)
+            ? record.text
+            : await this.#contentOf(record);
+          if (typeof input === "object" && "code" in input) {
+            await this.#badRecord({
+              ok: false,
+              id: record.id,
+              line: record.line,
+              error: input,
+              end: record.end,
+            });
+            continue;
+          }
           this.#sent++;
           const pending = record as Pending;
+          pending.input = input;
           pending.readAt = now();
           yield pending;
         }
@@ -273,6 +343,33 @@ class CorpusRun {
       const stop = this.#stopReading.signal;
       if (!(stop.aborted && error === stop.reason)) throw error;
     }
+  }
+
+  /**
+   * What to send for a line: its text alone, or a content with its title
+   * (for a document task type) and its files, checked against the model's
+   * limits; or the error record's code and message.
+   */
+  async #contentOf(
+    record: InputText,
+  ): Promise<EmbedInput | { code: InputErrorCode; message: string }> {
+    const options = this.#options;
+    const title = options.taskType === "RETRIEVAL_DOCUMENT" ? record.title : undefined;
+    if (record.files === undefined && title === undefined) return record.text;
+    const where = `line ${record.line + 1}`;
+    if (this.#cache !== undefined) {
+      return {
+        code: "UNSUPPORTED_WITH_CACHE",
+        message: `${where}: --cache keys plain texts; a line with ${
+          record.files ? '"file"' : "a title"
+        } is embedded without --cache`,
+      };
+    }
+    const content = { text: record.text, ...(title !== undefined && { title }) };
+    if (record.files === undefined) return content;
+    const media = await loadMediaFiles(record.files, this.#baseDir, this.#profile);
+    if (!Array.isArray(media)) return { code: media.code, message: `${where}: ${media.message}` };
+    return { ...content, media };
   }
 
   /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */
@@ -306,14 +403,18 @@ class CorpusRun {
   }
 
   /** The pipeline's writer: one record per input, in input order. */
-  #write(out: EmbeddedItem<Pending>): Promise<void> | undefined {
+  #write(out: Outcome): Promise<void> | undefined {
     if (this.#fatal !== undefined) return;
     const { item } = out;
     let pending: Promise<void>;
+    if (out.key !== undefined) this.#countCacheUse(out);
     if (out.ok) {
-      pending = this.#writer.write(formatRecord(item.id, { embedding: out.embedding }));
+      pending = this.#writer.write(formatRecord(item.id, {
+        embedding: out.embedding,
+        ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
+      }));
       this.#counts.embedded++;
-      this.#counts.tokens += estimateTokens(item.text);
+      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
@@ -337,6 +438,14 @@ class CorpusRun {
       this.#stopReading.abort(error);
       throw error;
     });
+  }
+
+  #countCacheUse(out: Outcome): void {
+    const counts = this.#cacheCounts;
+    if (out.cached) counts.hits++;
+    else counts.misses++;
+    if (out.shared) counts.shared++;
+    if (out.ok && (out.cached || out.shared)) counts.savedTokens += estimateTokens(out.item.text);
   }
 
   #writeError(id: string | number, error: RecordError): Promise<void> {
@@ -386,6 +495,12 @@ class CorpusRun {
       failure ??= `cannot write ${this.#output.name}: ${describeFileError(error)}`;
     }
     this.#output.file?.close();
+    try {
+      this.#cacheStats = this.#cache?.stats();
+      this.#cache?.close();
+    } catch (error) {
+      failure ??= `cannot write --cache ${this.#cache!.path}: ${describeError(error)}`;
+    }
     this.#progress?.stop();
     return failure;
   }
@@ -403,6 +518,16 @@ class CorpusRun {
           failure !== undefined,
         ),
       );
+      if (this.#cache && this.#cacheStats) {
+        this.#io.stderr(
+          describeCacheUse(
+            this.#cacheCounts,
+            this.#cache.path,
+            this.#cacheStats,
+            this.#options.model,
+          ),
+        );
+      }
     }
     if (this.#interrupted) return EXIT.interrupted;
     if (failure !== undefined) return EXIT.failed;

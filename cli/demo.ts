@@ -130,6 +130,8 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
     const embedder = new GeminiEmbedder({
       model: options.model,
       outputDimensionality: options.dimensions ?? 3,
+      normalize: options.normalize,
+      ...(options.taskType !== undefined && { taskType: options.taskType }),
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
@@ -138,7 +140,8 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       `embatch: ${options.inputs} inputs, ${
         options.adaptive ? "adaptive batches up to " : "batch size "
       }${options.batchSize}, ${options.adaptive ? "max wait" : "timeout"} ${timeoutText}, ` +
-        `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}`,
+        `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}` +
+        (options.taskType === undefined ? "" : `, task ${options.taskType}`),
     );
     const departures: number[] = []; // when each batch (one call) left
     const summary = await runPipeline({

@@ -12,6 +12,7 @@
  */
 
 import { decodeLines } from "./_lines.ts";
+import type { MediaErrorCode } from "../gemini/media_files.ts";
 
 /** The two input formats: one text per line, or one JSON object per line. */
 export type InputFormat = "text" | "jsonl";
@@ -26,7 +27,10 @@ export type InputErrorCode =
   | "INVALID_ID"
   | "MISSING_TEXT"
   | "EMPTY_TEXT"
-  | "LINE_TOO_LONG";
+  | "INVALID_FILE"
+  | "LINE_TOO_LONG"
+  | "UNSUPPORTED_WITH_CACHE"
+  | MediaErrorCode;
 
 /** A line that became an input. */
 export interface InputText {
@@ -36,8 +40,12 @@ export interface InputText {
   id: InputId;
   /** The 0-based line number. */
   line: number;
-  /** The text to embed. */
+  /** The text to embed (`""` for a JSONL line of files alone). */
   text: string;
+  /** The JSONL title field, when the line has one. */
+  title?: string;
+  /** The JSONL `"file"` field's paths, as written, when the line has one. */
+  files?: string[];
   /** Byte offset just past the line in the stream: how far the reader got. */
   end: number;
 }
@@ -73,6 +81,12 @@ export interface ReadInputsOptions {
    * @default {"text"}
    */
   textField?: string;
+  /**
+   * The JSONL field holding a document's title (optional on each line).
+   *
+   * @default {"title"}
+   */
+  titleField?: string;
   /**
    * The longest line read, in bytes; a longer one becomes a `LINE_TOO_LONG`
    * error without being held in memory.
@@ -171,6 +185,7 @@ export async function* readInputGroups(
   const {
     format = "text",
     textField = "text",
+    titleField = "title",
     maxLineBytes = DEFAULT_MAX_LINE_BYTES,
     onBlankLine,
     signal,
@@ -209,7 +224,7 @@ export async function* readInputGroups(
       records.push(
         format === "text"
           ? { ok: true, id: line, line, text: content, end }
-          : parseJsonLine(content, line, end, textField),
+          : parseJsonLine(content, line, end, textField, titleField),
       );
     }
     if (records.length > 0) yield records;
@@ -239,7 +254,13 @@ function fail(
   return { ok: false, id, line, error: { code, message }, end };
 }
 
-function parseJsonLine(content: string, line: number, end: number, field: string): InputRecord {
+function parseJsonLine(
+  content: string,
+  line: number,
+  end: number,
+  field: string,
+  titleField: string,
+): InputRecord {
   const where = `line ${line + 1}`;
   let value: unknown;
   try {
@@ -275,8 +296,16 @@ function parseJsonLine(content: string, line: number, end: number, field: string
     }
     id = given;
   }
+  const files = parseFiles(object.file, where);
+  if (typeof files === "string") return fail(line, end, "INVALID_FILE", files, id);
   const text = object[field];
+  const title = object[titleField];
+  const extra = {
+    ...(typeof title === "string" && title.trim() !== "" && { title }),
+    ...(files !== undefined && { files }),
+  };
   if (text === undefined) {
+    if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
     return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`, id);
   }
   if (typeof text !== "string") {
@@ -291,9 +320,25 @@ function parseJsonLine(content: string, line: number, end: number, field: string
     );
   }
   if (text.trim() === "") {
+    if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
     return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`, id);
   }
-  return { ok: true, id, line, text, end };
+  return { ok: true, id, line, text, ...extra, end };
+}
+
+/** The `"file"` field: a path or a non-empty list of paths; a string is the problem. */
+function parseFiles(value: unknown, where: string): string[] | undefined | string {
+  if (value === undefined) return undefined;
+  const list = typeof value === "string" ? [value] : value;
+  if (
+    !Array.isArray(list) || list.length === 0 ||
+    !list.every((path) => typeof path === "string" && path !== "")
+  ) {
+    return `${where}: "file" must be a path or a non-empty list of paths, received ${
+      JSON.stringify(value)
+    }`;
+  }
+  return list as string[];
 }
 
 /** Reads `stream`, cancelling the read in progress when `signal` aborts. */

@@ -18,6 +18,9 @@
 
 export * from "./args.ts";
 export * from "./corpus.ts";
+export * from "./batch_corpus.ts";
 export * from "./demo.ts";
 export * from "./io.ts";
 export type { WritableSink } from "./output.ts";
+export * from "./serve.ts";
+export * from "./serve_args.ts";

@@ -54,7 +54,8 @@ export interface JsonlWriterOptions {
  * Formats one output record as a line of JSON (without the newline).
  *
  * @param id The input's id.
- * @param result Its vector, or what went wrong.
+ * @param result Its vector (and, with `--cache`, the cache key of the text it was made from), or
+ * what went wrong.
  * @returns The JSON text.
  *
  * @example Usage
@@ -64,6 +65,10 @@ export interface JsonlWriterOptions {
  *
  * assert.equal(formatRecord(7, { embedding: [0.5, -0.25] }), '{"id":7,"embedding":[0.5,-0.25]}');
  * assert.equal(
+ *   formatRecord(8, { embedding: [1], cacheKey: "ab12" }),
+ *   '{"id":8,"cache_key":"ab12","embedding":[1]}',
+ * );
+ * assert.equal(
  *   formatRecord("a", { error: { code: "EMPTY_TEXT", message: "line 2: \"text\" is empty" } }),
  *   '{"id":"a","error":{"code":"EMPTY_TEXT","message":"line 2: \\"text\\" is empty"}}',
  * );
@@ -71,12 +76,14 @@ export interface JsonlWriterOptions {
  */
 export function formatRecord(
   id: InputId,
-  result: { embedding: readonly number[] } | { error: RecordError },
+  result: { embedding: readonly number[]; cacheKey?: string } | { error: RecordError },
 ): string {
   const head = `{"id":${JSON.stringify(id)},`;
-  return "embedding" in result
-    ? `${head}"embedding":${JSON.stringify(result.embedding)}}`
-    : `${head}"error":${JSON.stringify(result.error)}}`;
+  if (!("embedding" in result)) return `${head}"error":${JSON.stringify(result.error)}}`;
+  const key = result.cacheKey === undefined
+    ? ""
+    : `"cache_key":${JSON.stringify(result.cacheKey)},`;
+  return `${head}${key}"embedding":${JSON.stringify(result.embedding)}}`;
 }
 
 const encoder = new TextEncoder();

@@ -35,7 +35,9 @@ export interface ResumeState {
   tornBytes: number;
   /** The length of the kept vectors, when there are any. */
   dimensions: number | undefined;
-  /** Whether the file was rewritten to drop error or repeated records. */
+  /** Records dropped because `isStale` said their text changed (their inputs are embedded again). */
+  stale: number;
+  /** Whether the file was rewritten to drop error, repeated or stale records. */
   compacted: boolean;
 }
 
@@ -49,6 +51,15 @@ export interface PrepareResumeOptions {
    * @default {undefined}
    */
   dimensions?: number;
+  /**
+   * Says whether an embedding record is stale (its input's text changed), given
+   * its id and its `cache_key` (undefined when it has none); stale records are
+   * dropped like error records, so that their inputs are embedded again.
+   * Unset: none is stale.
+   *
+   * @default {undefined}
+   */
+  isStale?: (id: string | number, cacheKey: string | undefined) => boolean;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -56,6 +67,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 interface ParsedRecord {
   id: string | number;
   embedding: number[] | undefined;
+  cacheKey: string | undefined;
 }
 
 /**
@@ -96,6 +108,7 @@ export async function prepareResume(
     duplicates: 0,
     tornBytes: 0,
     dimensions: options.dimensions,
+    stale: 0,
     compacted: false,
   };
   let file: Deno.FsFile;
@@ -109,6 +122,7 @@ export async function prepareResume(
   let keepBytes = 0;
   let size = 0;
   let dimensionsLine = 0;
+  const stale = new StaleFilter(options.isStale);
   try {
     size = (await file.stat()).size;
     for await (const line of splitLines(file.readable)) {
@@ -119,10 +133,15 @@ export async function prepareResume(
         state.errors++;
         continue;
       }
-      if (!state.done.add(record.id)) {
+      if (state.done.has(record.id)) {
         state.duplicates++;
         continue;
       }
+      if (stale.isStale(record)) {
+        state.stale++;
+        continue;
+      }
+      state.done.add(record.id);
       state.embedded++;
       if (state.dimensions === undefined) {
         state.dimensions = record.embedding.length;
@@ -147,15 +166,40 @@ export async function prepareResume(
   }
   state.tornBytes = size - keepBytes;
   if (state.tornBytes > 0) await Deno.truncate(path, keepBytes);
-  if (state.errors > 0 || state.duplicates > 0) {
-    await compact(path);
+  if (state.errors > 0 || state.duplicates > 0 || state.stale > 0) {
+    await compact(path, stale);
     state.compacted = true;
   }
   return state;
 }
 
-/** Rewrites `path` keeping only the first embedding record of each id. */
-async function compact(path: string): Promise<void> {
+/**
+ * Asks `isStale` once per id: the first record of an id decides it, in the
+ * scan and again in the compaction (a later record of the id is a repeat).
+ */
+class StaleFilter {
+  #isStale: PrepareResumeOptions["isStale"];
+  #stale = new IdSet();
+
+  constructor(isStale: PrepareResumeOptions["isStale"]) {
+    this.#isStale = isStale;
+  }
+
+  isStale(record: ParsedRecord): boolean {
+    if (this.#stale.has(record.id)) return true;
+    if (this.#isStale?.(record.id, record.cacheKey) !== true) return false;
+    this.#stale.add(record.id);
+    return true;
+  }
+
+  /** In the compaction: whether the record's id was found stale by the scan. */
+  was(record: ParsedRecord): boolean {
+    return this.#stale.has(record.id);
+  }
+}
+
+/** Rewrites `path` keeping only the first embedding record of each id, unless it is stale. */
+async function compact(path: string, stale: StaleFilter): Promise<void> {
   const temporary = `${path}.embatch-resume`;
   const source = await Deno.open(path, { read: true });
   const target = await Deno.open(temporary, { write: true, create: true, truncate: true });
@@ -164,7 +208,7 @@ async function compact(path: string): Promise<void> {
     const seen = new IdSet();
     for await (const line of splitLines(source.readable)) {
       const record = parseRecord(line.bytes, path, line.number);
-      if (record.embedding === undefined || !seen.add(record.id)) continue;
+      if (record.embedding === undefined || stale.was(record) || !seen.add(record.id)) continue;
       await writer.write(decoder.decode(line.bytes));
     }
     await writer.close();
@@ -197,14 +241,16 @@ function parseRecord(bytes: Uint8Array, path: string, line: number): ParsedRecor
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return refuse("is not a JSON object");
   }
-  const { id, embedding, error } = value as Record<string, unknown>;
+  const { id, embedding, error, cache_key: key } = value as Record<string, unknown>;
   if (typeof id !== "string" && typeof id !== "number") return refuse('has no "id"');
   if (Array.isArray(embedding)) {
     if (!embedding.every((v) => typeof v === "number")) {
       return refuse('has an "embedding" that is not all numbers');
     }
-    return { id, embedding };
+    return { id, embedding, cacheKey: typeof key === "string" ? key : undefined };
   }
-  if (typeof error === "object" && error !== null) return { id, embedding: undefined };
+  if (typeof error === "object" && error !== null) {
+    return { id, embedding: undefined, cacheKey: undefined };
+  }
   return refuse('has neither "embedding" nor "error"');
 }

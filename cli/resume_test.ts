@@ -93,3 +93,25 @@ Deno.test("prepareResume treats a missing file as a fresh start", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("prepareResume drops the records isStale names, with their repeats, passing each cache_key", async () => {
+  const keyed = (id: unknown, key: string) =>
+    JSON.stringify({ id, cache_key: key, embedding: [1, 0] }) + "\n";
+  const content = keyed(0, "k0") + keyed(1, "old") + ok(2) + keyed(1, "old") + keyed(3, "k3");
+  await withFile(content, async (path) => {
+    const asked: [unknown, unknown][] = [];
+    const state = await prepareResume(path, {
+      isStale: (id, key) => {
+        asked.push([id, key]);
+        return key !== `k${id}`;
+      },
+    });
+    assert.deepEqual(asked, [[0, "k0"], [1, "old"], [2, undefined], [3, "k3"]]);
+    assert.equal(state.embedded, 2);
+    assert.ok(state.stale >= 2);
+    assert.ok(state.done.has(0) && state.done.has(3));
+    assert.ok(!state.done.has(1) && !state.done.has(2));
+    assert.equal(state.compacted, true);
+    assert.equal(await Deno.readTextFile(path), keyed(0, "k0") + keyed(3, "k3"));
+  });
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { type GeminiClient, GeminiEmbedder } from "./embedder.ts";
+import { normalize } from "./normalize.ts";
 import { EmbeddingCountError, GeminiApiError, MissingApiKeyError } from "../errors.ts";
 import { type SimulatedBatch, simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 
@@ -56,7 +57,7 @@ Deno.test("GeminiEmbedder returns one vector per text in input order", async () 
     const vectors = await embedder.embed(texts);
     assert.deepEqual(
       vectors,
-      texts.map((text) => simulatedEmbedding(text, 3072, "gemini-embedding-001")),
+      texts.map((text) => simulatedEmbedding(text, 3072, "gemini-embedding-2")),
     );
     assert.equal(batches.length, 1);
     assert.deepEqual(batches[0]?.requests.map((request) => request.text), texts);
@@ -76,9 +77,11 @@ Deno.test("GeminiEmbedder sends the model, outputDimensionality and taskType", a
       taskType: "RETRIEVAL_DOCUMENT",
     });
     const vectors = await embedder.embed(["doc a", "doc b"]);
+    // An unknown model is treated like 001: reduced sizes come back
+    // unnormalised, and the embedder scales them to unit length.
     assert.deepEqual(vectors, [
-      simulatedEmbedding("doc a", 16, "text-embedding-005"),
-      simulatedEmbedding("doc b", 16, "text-embedding-005"),
+      normalize(simulatedEmbedding("doc a", 16, "text-embedding-005")),
+      normalize(simulatedEmbedding("doc b", 16, "text-embedding-005")),
     ]);
     assert.deepEqual(batches, [{
       // SDK 3.3.0 defaults to v1 for the Gemini API.
@@ -406,7 +409,12 @@ Deno.test("GeminiEmbedder uses a given client without needing a key", async () =
     },
   };
   await withEnv({ GEMINI_API_KEY: undefined, GOOGLE_API_KEY: undefined }, async () => {
-    const embedder = new GeminiEmbedder({ client, taskType: "CLUSTERING" });
+    const embedder = new GeminiEmbedder({
+      client,
+      model: "gemini-embedding-001",
+      taskType: "CLUSTERING",
+      normalize: false,
+    });
     assert.deepEqual(await embedder.embed(["a", "b"]), [[0.5], [0.5]]);
   });
   assert.deepEqual(calls, [{

@@ -20,3 +20,7 @@
 
 export * from "./embedder.ts";
 export * from "./task_types.ts";
+export * from "./models.ts";
+export * from "./parts.ts";
+export * from "./request.ts";
+export * from "./normalize.ts";

@@ -81,7 +81,7 @@ Deno.test("any seed, any arrivals, any fault mix: one result per input, its own,
   for (let seed = 1; seed <= 25; seed++) {
     const random = seededRandom(seed);
     const count = 1 + Math.floor(random() * 300);
-    const texts = corpus(count, seed).map((t, i) => random() < 0.02 ? "x".repeat(9000) + i : t);
+    const texts = corpus(count, seed).map((t, i) => random() < 0.02 ? "x".repeat(30_000) + i : t);
     const faults = {
       error500: random() * 0.1,
       error503: random() * 0.1,
@@ -120,7 +120,7 @@ Deno.test("any seed, any arrivals, any fault mix: one result per input, its own,
         write: (out) => {
           seen.push(out.index);
           assert.equal(out.text, texts[out.index]);
-          if (out.text.length > 9000) {
+          if (out.text.length > 30_000) {
             assert.equal(out.error?.code, "TOKEN_LIMIT", `seed ${seed}`);
           } else {
             assert.equal(out.ok, true, `seed ${seed}: ${out.error?.code} ${out.error?.message}`);

@@ -12,7 +12,7 @@ import { now } from "../internal/clock.ts";
 import { AdaptiveLimit } from "./_adaptive_limit.ts";
 import type { BatchReason } from "../batcher.ts";
 import { parseDuration } from "../duration.ts";
-import type { Embedder } from "../embedder.ts";
+import { type Embedder, type EmbedInput, inputText } from "../embedder.ts";
 import { EmbeddingCountError, EmbeddingError, GeminiApiError } from "../errors.ts";
 import { type CallRecord, EmbeddingMetrics } from "../metrics.ts";
 import { QuotaLimiter } from "./quota_limiter.ts";
@@ -24,12 +24,7 @@ import {
   type RetryPolicy,
   retryPolicy,
 } from "./retry.ts";
-import {
-  estimateTokens,
-  isClearlyWithinTokens,
-  MAX_INPUT_TOKENS,
-  truncateToTokens,
-} from "./tokens.ts";
+import { estimateTokens, MAX_INPUT_TOKENS, truncateToTokens } from "./tokens.ts";
 import { sleep } from "../internal/sleep.ts";
 
 /**
@@ -57,6 +52,9 @@ export type EmbeddingResult =
     /** Absent on failure. */
     truncated?: undefined;
   };
+
+/** 20 MiB: Google advises the Files API above this request size. */
+const DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024;
 
 /** The margin added to the quota window, for network delay between us and the server. */
 const QUOTA_MARGIN_MS = 500;
@@ -100,11 +98,12 @@ export interface ResilienceOptions {
    */
   retry?: RetryOptions;
   /**
-   * The most estimated tokens per text (see `estimateTokens`); a longer
-   * text gets a `TOKEN_LIMIT` error result without being sent, or is cut
-   * when `truncate` is set.
+   * The most estimated tokens per input (see `estimateTokens`), counting
+   * what the embedder adds (a task instruction, media: its `inputTokens`); a
+   * longer input gets a `TOKEN_LIMIT` error result without being sent, or has
+   * its text cut when `truncate` is set.
    *
-   * @default {2048}
+   * @default {the embedder's maxInputTokens, else 2048}
    */
   maxInputTokens?: number;
   /**
@@ -119,6 +118,14 @@ export interface ResilienceOptions {
    * @default {100}
    */
   maxTextsPerCall?: number;
+  /**
+   * The most estimated request bytes per call (text as UTF-8, media as
+   * base64); calls are split to stay under it. One input always goes, even
+   * when larger on its own.
+   *
+   * @default {20971520}
+   */
+  maxRequestBytes?: number;
   /**
    * How long one request may take before it is aborted and retried (as a
    * `TIMEOUT`): milliseconds or a string like `"30s"`; `Infinity` for never.
@@ -152,8 +159,11 @@ export interface EmbedEachOptions {
 
 interface Entry {
   index: number;
-  text: string;
+  /** The input as sent (after any truncation). */
+  input: EmbedInput;
   tokens: number;
+  /** Its estimated share of the request body. */
+  bytes: number;
 }
 
 type CallOutcome =
@@ -183,7 +193,7 @@ type CallOutcome =
  * @example Usage
  * ```ts
  * import { ResilientEmbedder } from "./resilient_embedder.ts";
- * import type { Embedder } from "../embedder.ts";
+ * import { type Embedder, type EmbedInput, inputText } from "../embedder.ts";
  * import assert from "node:assert/strict";
  *
  * let calls = 0;
@@ -207,8 +217,11 @@ export class ResilientEmbedder {
   readonly #limiter: QuotaLimiter;
   readonly #policy: RetryPolicy;
   readonly #maxInputTokens: number;
+  // What the embedder adds to any text, in estimated tokens (plus 2 for joins): set on first use.
+  #overhead: number | undefined;
   readonly #truncate: boolean;
   readonly #maxTexts: number;
+  readonly #maxBytes: number;
   readonly #callTimeout: number;
   readonly #onCall: ((record: CallRecord) => void) | undefined;
   readonly #metrics: EmbeddingMetrics;
@@ -223,8 +236,9 @@ export class ResilientEmbedder {
   constructor(embedder: Embedder, options: ResilienceOptions = {}) {
     const {
       concurrency = 4,
-      maxInputTokens = MAX_INPUT_TOKENS,
+      maxInputTokens = embedder.maxInputTokens ?? MAX_INPUT_TOKENS,
       maxTextsPerCall = 100,
+      maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES,
       callTimeout = "60s",
     } = options;
     const positive = (name: string, value: number) => {
@@ -237,6 +251,7 @@ export class ResilientEmbedder {
     positive("concurrency", concurrency);
     positive("maxInputTokens", maxInputTokens);
     positive("maxTextsPerCall", maxTextsPerCall);
+    positive("maxRequestBytes", maxRequestBytes);
     try {
       this.#callTimeout = parseDuration(callTimeout, "callTimeout");
     } catch (error) {
@@ -257,6 +272,7 @@ export class ResilientEmbedder {
     this.#maxInputTokens = maxInputTokens;
     this.#truncate = options.truncate ?? false;
     this.#maxTexts = maxTextsPerCall;
+    this.#maxBytes = maxRequestBytes;
     this.#onCall = options.onCall;
     this.#metrics = options.metrics ?? new EmbeddingMetrics();
   }
@@ -277,74 +293,133 @@ export class ResilientEmbedder {
   }
 
   /**
-   * Embeds `texts`, answering with one result per text, in order.
+   * Embeds `inputs`, answering with one result per input, in order.
    *
-   * @param texts The texts; any number (they are split into calls).
+   * @param inputs The texts or contents; any number (they are split into calls).
    * @param options Cancellation and the batch to name in call records.
    * @returns One result per text.
    * @throws {unknown} `signal.reason` when the signal aborts.
    */
   async embedEach(
-    texts: readonly string[],
+    inputs: readonly EmbedInput[],
     options: EmbedEachOptions = {},
   ): Promise<EmbeddingResult[]> {
     options.signal?.throwIfAborted();
-    const results = new Array<EmbeddingResult>(texts.length);
+    const results = new Array<EmbeddingResult>(inputs.length);
     const truncated = new Set<number>();
-    const entries: Entry[] = [];
-    // Tokens are counted only for a tokens-per-minute quota; without one, a
-    // text clearly under the limit (by its length) is not estimated at all.
-    const counting = this.#limiter.tpm !== Infinity;
-    texts.forEach((original, index) => {
-      let text = original;
-      if (typeof text !== "string" || text === "") {
-        results[index] = failure("EMPTY_TEXT", "Cannot embed text: the text is empty", 0);
+    const groups = new Map<string, Entry[]>();
+    inputs.forEach((original, index) => {
+      const entry = this.#admit(original, index);
+      if ("code" in entry) {
+        results[index] = failure(entry.code, entry.message, 0);
         return;
       }
-      if (!counting && isClearlyWithinTokens(text, this.#maxInputTokens)) {
-        entries.push({ index, text, tokens: 0 });
-        return;
-      }
-      let tokens = estimateTokens(text);
-      if (tokens > this.#maxInputTokens) {
-        if (!this.#truncate) {
-          results[index] = failure(
-            "TOKEN_LIMIT",
-            `Cannot embed text: estimated at ${tokens} tokens, over the limit of ${this.#maxInputTokens} (set truncate to cut it)`,
-            0,
-          );
-          return;
-        }
-        text = truncateToTokens(text, this.#maxInputTokens);
-        tokens = estimateTokens(text);
-        truncated.add(index);
-      }
-      entries.push({ index, text, tokens: counting ? tokens : 0 });
+      if (entry.input !== original) truncated.add(index);
+      const key = this.#embedder.callGroup?.(entry.input) ?? "";
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, group = []);
+      group.push(entry);
     });
 
-    const tokenCap = this.#limiter.tpm;
     const chunks: Entry[][] = [];
-    let chunk: Entry[] = [];
-    let chunkTokens = 0;
-    for (const entry of entries) {
-      if (
-        chunk.length === this.#maxTexts ||
-        (chunk.length > 0 && chunkTokens + entry.tokens > tokenCap)
-      ) {
-        chunks.push(chunk);
-        chunk = [];
-        chunkTokens = 0;
-      }
-      chunk.push(entry);
-      chunkTokens += entry.tokens;
-    }
-    if (chunk.length > 0) chunks.push(chunk);
-
+    for (const group of groups.values()) chunks.push(...this.#chunk(group));
     const settle = (entry: Entry, vector: number[]) => {
       results[entry.index] = { ok: true, embedding: vector, truncated: truncated.has(entry.index) };
     };
     await Promise.all(chunks.map((c) => this.#send(c, 0, options, settle, results)));
     return results;
+  }
+
+  /** Checks one input against the token limit, truncating it if allowed. */
+  #admit(input: EmbedInput, index: number): Entry | { code: string; message: string } {
+    const text = inputText(input);
+    const media = typeof input === "string" ? 0 : input.media?.length ?? 0;
+    if (typeof text !== "string" || (text === "" && media === 0)) {
+      return { code: "EMPTY_TEXT", message: "Cannot embed text: the text is empty" };
+    }
+    if (typeof input !== "string" && this.#embedder.embedContents === undefined) {
+      return {
+        code: "UNSUPPORTED_INPUT",
+        message: "Cannot embed content: this embedder takes plain texts only (no embedContents)",
+      };
+    }
+    const max = this.#maxInputTokens;
+    if (typeof input === "string" && this.#limiter.tpm === Infinity) {
+      // Tokens are counted only for a tokens-per-minute quota; without one, a
+      // text clearly under the limit by its length is not estimated at all:
+      // no count exceeds 3 tokens per UTF-16 unit (UTF-8 bytes, what a
+      // byte-fallback tokenizer can reach; estimateTokens stays under 2)
+      // beyond what the embedder adds to any text (plus 2 where they join).
+      this.#overhead ??= this.#tokens("") + 2;
+      if (input.length * 3 + this.#overhead <= max) {
+        return { index, input, tokens: 0, bytes: requestBytes(input) };
+      }
+    }
+    let tokens = this.#tokens(input);
+    if (tokens <= max) {
+      return { index, input, tokens: this.#counted(tokens), bytes: requestBytes(input) };
+    }
+    if (!this.#truncate) {
+      return {
+        code: "TOKEN_LIMIT",
+        message:
+          `Cannot embed text: estimated at ${tokens} tokens, over the limit of ${max} (set truncate to cut it)`,
+      };
+    }
+    // Cut the text by what is over, counting what the embedder adds (an
+    // instruction, media); the estimate is not exactly additive, so recheck.
+    let cut = input;
+    for (let round = 0; round < 4 && tokens > max; round++) {
+      const current = inputText(cut);
+      const keep = Math.max(0, estimateTokens(current) - (tokens - max));
+      const shorter = truncateToTokens(current, keep);
+      cut = typeof input === "string" ? shorter : { ...input, text: shorter };
+      tokens = this.#tokens(cut);
+      if (shorter === "") break;
+    }
+    if (tokens > max || inputText(cut) === "") {
+      return {
+        code: "TOKEN_LIMIT",
+        message:
+          `Cannot embed text: estimated at ${tokens} tokens even when cut, over the limit of ${max}`,
+      };
+    }
+    return { index, input: cut, tokens: this.#counted(tokens), bytes: requestBytes(cut) };
+  }
+
+  /** The tokens an entry reserves: its estimate under a tokens-per-minute quota, else 0. */
+  #counted(tokens: number): number {
+    return this.#limiter.tpm === Infinity ? 0 : tokens;
+  }
+
+  #tokens(input: EmbedInput): number {
+    return this.#embedder.inputTokens?.(input) ?? estimateInputTokens(input);
+  }
+
+  /** Splits entries into calls within the text, token and byte caps. */
+  #chunk(entries: readonly Entry[]): Entry[][] {
+    const tokenCap = this.#limiter.tpm;
+    const chunks: Entry[][] = [];
+    let chunk: Entry[] = [];
+    let chunkTokens = 0;
+    let chunkBytes = 0;
+    for (const entry of entries) {
+      if (
+        chunk.length === this.#maxTexts ||
+        (chunk.length > 0 &&
+          (chunkTokens + entry.tokens > tokenCap || chunkBytes + entry.bytes > this.#maxBytes))
+      ) {
+        chunks.push(chunk);
+        chunk = [];
+        chunkTokens = 0;
+        chunkBytes = 0;
+      }
+      chunk.push(entry);
+      chunkTokens += entry.tokens;
+      chunkBytes += entry.bytes;
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    return chunks;
   }
 
   /** Sends `entries` in one call (with retries), narrowing down a 400. */
@@ -381,7 +456,7 @@ export class ResilientEmbedder {
   /** One logical call: attempts until success, a permanent error, or the retry budget is spent. */
   async #call(entries: Entry[], options: EmbedEachOptions): Promise<CallOutcome> {
     const { signal } = options;
-    const texts = entries.map((e) => e.text);
+    const texts = entries.map((e) => e.input);
     const tokens = entries.reduce((sum, e) => sum + e.tokens, 0);
     const startedAt = now();
     const failures: string[] = [];
@@ -439,7 +514,7 @@ export class ResilientEmbedder {
   }
 
   /** One request under `callTimeout`, abandoned (not awaited) as soon as it is aborted. */
-  async #attempt(texts: string[], signal: AbortSignal | undefined): Promise<number[][]> {
+  async #attempt(texts: EmbedInput[], signal: AbortSignal | undefined): Promise<number[][]> {
     const call = new AbortController();
     const onAbort = () => call.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -448,7 +523,11 @@ export class ResilientEmbedder {
       call.abort(new DOMException(`Call timed out after ${timeout} ms`, "TimeoutError"));
     }, timeout);
     try {
-      const request = this.#embedder.embed(texts, { signal: call.signal });
+      const embedder = this.#embedder;
+      const request = embedder.embedContents
+        ? embedder.embedContents(texts, { signal: call.signal })
+        // Without embedContents every input was admitted only as a string.
+        : embedder.embed(texts as string[], { signal: call.signal });
       // An embedder that ignores its signal must not hold the run: race it.
       const vectors = await new Promise<number[][]>((resolve, reject) => {
         call.signal.addEventListener("abort", () => reject(call.signal.reason), { once: true });
@@ -499,4 +578,21 @@ function failureOf(
       { cause: outcome.error },
     ),
   };
+}
+
+/** Tokens of an input when the embedder does not say: its text's plus its media's. */
+function estimateInputTokens(input: EmbedInput): number {
+  if (typeof input === "string") return estimateTokens(input);
+  let tokens = estimateTokens(input.text ?? "");
+  for (const media of input.media ?? []) tokens += media.tokens;
+  return tokens;
+}
+
+/** An input's estimated share of a request body: UTF-8 text at most 3 bytes a unit, base64 media. */
+function requestBytes(input: EmbedInput): number {
+  const text = inputText(input).length * 3 + 64;
+  if (typeof input === "string") return text;
+  let bytes = text + (input.title?.length ?? 0) * 3;
+  for (const media of input.media ?? []) bytes += Math.ceil(media.size / 3) * 4 + 64;
+  return bytes;
 }

@@ -7,12 +7,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { type SimulatorStats, startSimulator } from "./server.ts";
+import { type BatchSimulatorStats, type SimulatorStats, startSimulator } from "./server.ts";
 import { simulatorFlagOptions, simulatorFlagsHelp, simulatorOptionsFromFlags } from "./flags.ts";
 
 const USAGE = `Usage: deno task simulator [options]
 
-Serves a local Gemini embeddings API (batchEmbedContents) on 127.0.0.1.
+Serves a local Gemini embeddings API (batchEmbedContents, and the Batch API:
+files, asyncBatchEmbedContent, batches) on 127.0.0.1.
 P is a probability from 0 to 1; DURATION is milliseconds or e.g. 250ms, 2s.
 
 Options:
@@ -79,6 +80,8 @@ async function run(args: string[]): Promise<number> {
   });
   await simulator.close();
   console.log(describeStats(simulator.stats));
+  const batch = simulator.batch.stats;
+  if (batch.filesUploaded > 0 || batch.jobsCreated > 0) console.log(describeBatchStats(batch));
   return 0;
 }
 
@@ -95,6 +98,15 @@ function describeStats(stats: Readonly<SimulatorStats>): string {
     `${stats.tokens} tokens; answers {${statuses}}; ${stats.rateLimited} rate-limited (429); ` +
     `faults: ${faults || "none"}; peak per key: ${stats.peakRequestsPerMinute} requests/min, ` +
     `${stats.peakTokensPerMinute} tokens/min.`;
+}
+
+/** The Batch API's line of the exit summary. */
+function describeBatchStats(stats: Readonly<BatchSimulatorStats>): string {
+  return `Batch API: ${stats.jobsCreated} jobs created, ${stats.duplicateJobs} created twice for the same inputs, ` +
+    `${stats.createsRefused} creates refused at the enqueued-token cap, ${stats.jobsCancelled} cancelled; ` +
+    `${stats.linesEmbedded} lines embedded, ${stats.errorLines} error lines; ` +
+    `${stats.filesUploaded} files uploaded, ${stats.filesDeleted} deleted; ` +
+    `peak enqueued ${stats.peakEnqueuedTokens} tokens.`;
 }
 
 function usageError(message: string): number {

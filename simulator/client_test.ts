@@ -14,7 +14,11 @@ Deno.test("simulatorClient returns the simulator's vectors through GeminiEmbedde
     taskType: "RETRIEVAL_QUERY",
   });
   const texts = ["one", "two", "three"];
-  assert.deepEqual(await embedder.embed(texts), texts.map((t) => simulatedEmbedding(t, 5)));
+  // gemini-embedding-2 (the default) gets the task as Google's instruction in the text.
+  assert.deepEqual(
+    await embedder.embed(texts),
+    texts.map((t) => simulatedEmbedding(`task: search result | query: ${t}`, 5)),
+  );
   assert.equal(handler.stats.texts, 3);
   assert.equal(seen.length, 1);
 });

@@ -9,6 +9,7 @@
 import { parseDuration } from "../duration.ts";
 import type { SimulatorHandlerOptions } from "./server.ts";
 import { GEMINI_LATENCY, type SimulatorFaults } from "./faults.ts";
+import type { BatchSimulatorOptions } from "./batch.ts";
 
 /** One flag of {@linkcode SIMULATOR_FLAGS}. */
 export interface SimulatorFlag {
@@ -77,6 +78,36 @@ export const SIMULATOR_FLAGS: Readonly<Record<string, SimulatorFlag>> = Object.f
       help: "probability and length of a latency spike, e.g. 0.05:2s",
     },
     seed: { type: "string", value: "N", help: "seed of the fault and jitter draws (default 0)" },
+    "batch-pending": {
+      type: "string",
+      value: "DURATION",
+      help: "Batch API: how long a new job stays pending (default 2s)",
+    },
+    "batch-running": {
+      type: "string",
+      value: "DURATION",
+      help: "Batch API: how long a job then runs (default 3s)",
+    },
+    "batch-error-lines": {
+      type: "string",
+      value: "P",
+      help: "Batch API: share of result lines that are 500 errors (default 0)",
+    },
+    "batch-fail-jobs": {
+      type: "string",
+      value: "N,..",
+      help: "Batch API: jobs, by creation order from 1, that end FAILED",
+    },
+    "batch-expire-jobs": {
+      type: "string",
+      value: "N,..",
+      help: "Batch API: jobs, by creation order from 1, that end EXPIRED",
+    },
+    "batch-max-enqueued": {
+      type: "string",
+      value: "N",
+      help: "Batch API: most tokens in unfinished jobs, else create gets 429 (tier 1: 500000)",
+    },
   } satisfies Record<string, SimulatorFlag>,
 );
 
@@ -274,5 +305,30 @@ export function simulatorOptionsFromFlags(
 
   const seed = integer("seed", -(2 ** 31));
   if (seed !== undefined) options.seed = seed;
+
+  const jobs = (name: string): number[] | undefined => {
+    const value = get(name);
+    if (value === undefined) return undefined;
+    const list = value.split(",").map((item) => Number(item.trim()));
+    if (!list.every((n) => Number.isInteger(n) && n >= 1)) {
+      fail(name, "job numbers from 1, separated by commas, like 1,5", value);
+    }
+    return list;
+  };
+  const batch: BatchSimulatorOptions = {};
+  const pendingMs = duration("batch-pending");
+  if (pendingMs !== undefined) batch.pendingMs = pendingMs;
+  const runningMs = duration("batch-running");
+  if (runningMs !== undefined) batch.runningMs = runningMs;
+  const errorLineRate = probability("batch-error-lines");
+  if (errorLineRate !== undefined) batch.errorLineRate = errorLineRate;
+  const failJobs = jobs("batch-fail-jobs");
+  if (failJobs !== undefined) batch.failJobs = failJobs;
+  const expireJobs = jobs("batch-expire-jobs");
+  if (expireJobs !== undefined) batch.expireJobs = expireJobs;
+  const maxEnqueuedTokens = integer("batch-max-enqueued", 1);
+  if (maxEnqueuedTokens !== undefined) batch.maxEnqueuedTokens = maxEnqueuedTokens;
+  if (seed !== undefined && Object.keys(batch).length > 0) batch.seed = seed;
+  if (Object.keys(batch).length > 0) options.batch = batch;
   return options;
 }

@@ -3,11 +3,24 @@
 
 import { countTokens } from "./quota.ts";
 import { GEMINI_TASK_TYPES } from "../gemini/task_types.ts";
+import { modelProfile } from "../gemini/models.ts";
 
-/** One text of a batch, after validation. */
+/** One media part of a request, after validation. */
+export interface SimulatedMedia {
+  /** The part's MIME type. */
+  mimeType: string;
+  /** The decoded bytes of an `inlineData` part. */
+  data?: Uint8Array;
+  /** The URI of a `fileData` part. */
+  fileUri?: string;
+}
+
+/** One content of a batch (one vector), after validation. */
 export interface SimulatedRequest {
-  /** The text to embed: the request's text parts joined. */
+  /** The text to embed: the request's text parts joined (`""` for media alone). */
   text: string;
+  /** The media parts, in order, when there are any. */
+  media?: SimulatedMedia[];
   /** How many values its vector has. */
   dimensions: number;
   /** The request's `taskType`, when it set one. */
@@ -44,7 +57,8 @@ const TASK_TYPES: ReadonlySet<string> = new Set(["TASK_TYPE_UNSPECIFIED", ...GEM
 export interface ProtocolConfig {
   apiKeys: ReadonlySet<string> | undefined;
   models: ReadonlySet<string> | undefined;
-  maxInputTokens: number;
+  /** The per-content limit; the model's own (8,192 or 2,048) when unset. */
+  maxInputTokens: number | undefined;
   onBatch: ((batch: SimulatedBatch) => void) | undefined;
 }
 
@@ -98,16 +112,57 @@ export async function parseCall(
     throw invalidArgument("Invalid JSON payload received. Unexpected token.");
   }
   const batch = { apiVersion, model, requests: parseRequests(body, model, apiVersion) };
-  batch.requests.forEach(({ text }, index) => {
-    const tokens = countTokens(text);
-    if (tokens > config.maxInputTokens) {
+  const profile = modelProfile(model);
+  const maxInputTokens = config.maxInputTokens ?? profile.maxInputTokens;
+  batch.requests.forEach((request, index) => {
+    checkMedia(request, index, profile);
+    const tokens = requestTokens(request);
+    if (tokens > maxInputTokens) {
       throw invalidArgument(
-        `* BatchEmbedContentsRequest.requests[${index}].content: The input token count (${tokens}) exceeds the maximum number of tokens allowed (${config.maxInputTokens}).`,
+        `* BatchEmbedContentsRequest.requests[${index}].content: The input token count (${tokens}) exceeds the maximum number of tokens allowed (${maxInputTokens}).`,
       );
     }
   });
   config.onBatch?.(batch);
   return { batch, key };
+}
+
+/** Tokens the simulator counts per media part (Gemini counts 258 per image in generateContent). */
+export const MEDIA_PART_TOKENS = 258;
+
+/** The tokens of one content: {@linkcode countTokens} of its text plus a flat count per media part. */
+export function requestTokens(request: SimulatedRequest): number {
+  return countTokens(request.text) + (request.media?.length ?? 0) * MEDIA_PART_TOKENS;
+}
+
+/** Refuses media a model does not take, and more files of a kind than it allows per content. */
+function checkMedia(
+  request: SimulatedRequest,
+  index: number,
+  profile: ReturnType<typeof modelProfile>,
+): void {
+  const field = `* BatchEmbedContentsRequest.requests[${index}].content`;
+  const counts = new Map<string, number>();
+  for (const media of request.media ?? []) {
+    const kind = Object.entries(profile.media).find(([, limit]) =>
+      limit.mimeTypes.includes(media.mimeType)
+    );
+    if (kind === undefined) {
+      throw invalidArgument(
+        Object.keys(profile.media).length === 0
+          ? `${field}: models/${profile.model} supports text input only, received ${media.mimeType}`
+          : `${field}: Unsupported MIME type: ${media.mimeType}`,
+      );
+    }
+    const [name, limit] = kind;
+    const count = (counts.get(name) ?? 0) + 1;
+    counts.set(name, count);
+    if (count > limit.maxPerContent) {
+      throw invalidArgument(
+        `${field}: at most ${limit.maxPerContent} ${name} parts are allowed per content, received ${count}`,
+      );
+    }
+  }
 }
 
 const ROUTE = /^\/(v1|v1beta)\/models\/([^/:]+):batchEmbedContents$/;
@@ -151,7 +206,10 @@ function checkModel(apiVersion: string, model: string, config: ProtocolConfig): 
  * query parameter. No key is `403 PERMISSION_DENIED` ("unregistered
  * callers"); a key that is not valid is `400 INVALID_ARGUMENT`, not 401.
  */
-function authenticate(request: Request, config: ProtocolConfig): string {
+export function authenticate(
+  request: Request,
+  config: Pick<ProtocolConfig, "apiKeys">,
+): string {
   const key = request.headers.get("x-goog-api-key") ??
     new URL(request.url).searchParams.get("key") ?? "";
   if (key === "") {
@@ -190,12 +248,8 @@ const REQUEST_FIELDS: Readonly<Record<string, string>> = {
   outputDimensionality: "output_dimensionality",
   output_dimensionality: "output_dimensionality",
 };
-/** Part fields Gemini knows but the simulator does not embed. */
+/** Part fields Gemini knows but embedding models do not take. */
 const NON_TEXT_PARTS: ReadonlySet<string> = new Set([
-  "inlineData",
-  "inline_data",
-  "fileData",
-  "file_data",
   "functionCall",
   "function_call",
   "functionResponse",
@@ -254,7 +308,7 @@ function parseRequest(
     );
   }
 
-  const text = parseContent(fields.content, at, field);
+  const { text, media } = parseContent(fields.content, at, field);
 
   let dimensions = DEFAULT_DIMENSIONS;
   const requested = fields.output_dimensionality;
@@ -273,7 +327,7 @@ function parseRequest(
     if (requested > 0) dimensions = requested;
   }
 
-  const result: SimulatedRequest = { text, dimensions };
+  const result: SimulatedRequest = { text, dimensions, ...(media.length > 0 && { media }) };
   const { task_type: taskType, title } = fields;
   if (taskType !== undefined) {
     if (typeof taskType !== "string" || !TASK_TYPES.has(taskType)) {
@@ -296,8 +350,12 @@ function parseRequest(
   return result;
 }
 
-/** Returns the text of a content: its text parts joined, never empty. */
-function parseContent(content: unknown, at: string, field: string): string {
+/** Returns a content's text parts joined and its media parts; never empty. */
+function parseContent(
+  content: unknown,
+  at: string,
+  field: string,
+): { text: string; media: SimulatedMedia[] } {
   if (content === undefined) {
     throw invalidArgument(`${field}.content: content is required`);
   }
@@ -310,6 +368,7 @@ function parseContent(content: unknown, at: string, field: string): string {
     throw invalidArgument(`${field}.content.parts: contents.parts must not be empty`);
   }
   let text = "";
+  const media: SimulatedMedia[] = [];
   parts.forEach((part: unknown, index) => {
     const partAt = `${at}.content.parts[${index}]`;
     if (!isRecord(part)) {
@@ -318,21 +377,67 @@ function parseContent(content: unknown, at: string, field: string): string {
     const nonText = Object.keys(part).find((name) => NON_TEXT_PARTS.has(name));
     if (nonText !== undefined) {
       throw invalidArgument(
-        `${field}.content.parts[${index}]: the simulator embeds only text parts, received ${nonText}`,
+        `${field}.content.parts[${index}]: embedding models do not take ${nonText} parts`,
       );
     }
-    rejectUnknownFields(part, new Set(["text"]), partAt);
-    if (typeof part.text !== "string") {
+    rejectUnknownFields(part, new Set(Object.keys(PART_FIELDS)), partAt);
+    const kinds = Object.keys(part);
+    if (kinds.length !== 1) {
       throw invalidArgument(
         `${field}.content.parts[${index}].data: required oneof field 'data' must have one initialized field`,
       );
     }
-    text += part.text;
+    const kind = PART_FIELDS[kinds[0]!];
+    if (kind === "text") {
+      if (typeof part[kinds[0]!] !== "string") {
+        throw invalidArgument(`Invalid value at '${partAt}.text' (TYPE_STRING)`);
+      }
+      text += part[kinds[0]!];
+    } else {
+      media.push(parseMedia(part[kinds[0]!], kind!, `${partAt}.${kinds[0]}`));
+    }
   });
-  if (text === "") {
+  if (text === "" && media.length === 0) {
     throw invalidArgument(`${field}.content: text must not be empty`);
   }
-  return text;
+  return { text, media };
+}
+
+/** The data fields of a part, by both JSON names, mapped to their kind. */
+const PART_FIELDS: Readonly<Record<string, "text" | "inline" | "file">> = {
+  text: "text",
+  inlineData: "inline",
+  inline_data: "inline",
+  fileData: "file",
+  file_data: "file",
+};
+
+function parseMedia(value: unknown, kind: "inline" | "file", at: string): SimulatedMedia {
+  if (!isRecord(value)) throw invalidArgument(`Invalid value at '${at}', ${JSON.stringify(value)}`);
+  const mimeType = value.mimeType ?? value.mime_type;
+  if (typeof mimeType !== "string" || mimeType === "") {
+    throw invalidArgument(`* ${at}.mime_type: mime_type is required`);
+  }
+  if (kind === "file") {
+    rejectUnknownFields(value, new Set(["mimeType", "mime_type", "fileUri", "file_uri"]), at);
+    const fileUri = value.fileUri ?? value.file_uri;
+    if (typeof fileUri !== "string" || fileUri === "") {
+      throw invalidArgument(`* ${at}.file_uri: file_uri is required`);
+    }
+    return { mimeType, fileUri };
+  }
+  rejectUnknownFields(value, new Set(["mimeType", "mime_type", "data"]), at);
+  const { data } = value;
+  let bytes: Uint8Array | undefined;
+  try {
+    if (typeof data === "string") bytes = Uint8Array.fromBase64(data);
+  } catch {
+    bytes = undefined;
+  }
+  if (bytes === undefined || bytes.length === 0) {
+    throw invalidArgument(`Invalid value at '${at}.data' (TYPE_BYTES), Base64 decoding failed`);
+  }
+  return { mimeType, data: bytes };
 }
 
 function rejectUnknownFields(

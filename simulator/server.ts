@@ -26,7 +26,7 @@
  * await using simulator = startSimulator();
  * const ai = new GoogleGenAI({ apiKey: "any", httpOptions: { baseUrl: simulator.url } });
  * const response = await ai.models.embedContent({
- *   model: "gemini-embedding-001",
+ *   model: "gemini-embedding-2",
  *   contents: [{ role: "user", parts: [{ text: "hello" }] }],
  *   config: { outputDimensionality: 8 },
  * });
@@ -38,14 +38,18 @@
 
 import { now } from "../internal/clock.ts";
 import {
+  authenticate,
   bareModel,
   DEFAULT_DIMENSIONS,
   errorResponse,
   JSON_HEADERS,
   parseCall,
   ProtocolError,
+  requestTokens,
   type SimulatedBatch,
+  type SimulatedRequest,
 } from "./protocol.ts";
+import { modelProfile } from "../gemini/models.ts";
 import {
   checkFaults,
   checkMs,
@@ -55,10 +59,12 @@ import {
   type SimulatorFaults,
   type SimulatorLatency,
 } from "./faults.ts";
-import { countTokens, QuotaBook, quotaExceeded, type SimulatorKeyStats } from "./quota.ts";
+import { BatchSimulator, type BatchSimulatorOptions } from "./batch.ts";
+import { QuotaBook, quotaExceeded, type SimulatorKeyStats } from "./quota.ts";
 
 export { countTokens, type SimulatorKeyStats } from "./quota.ts";
-export type { SimulatedBatch, SimulatedRequest } from "./protocol.ts";
+export type { SimulatedBatch, SimulatedMedia, SimulatedRequest } from "./protocol.ts";
+export { BatchSimulator, type BatchSimulatorOptions, type BatchSimulatorStats } from "./batch.ts";
 export {
   GEMINI_LATENCY,
   type LatencySpike,
@@ -70,7 +76,15 @@ export {
 } from "./faults.ts";
 
 /** The model {@linkcode simulatedEmbedding} assumes when given none. */
-const DEFAULT_MODEL = "gemini-embedding-001";
+const DEFAULT_MODEL = "gemini-embedding-2";
+
+/**
+ * What the unit-length raw values are divided by for a model that does not
+ * normalise reduced sizes (gemini-embedding-001): √(3072 / 3), the expected
+ * norm of 3072 values uniform in [-1, 1), so a shorter vector looks like a
+ * prefix of a unit 3072-value one (norm below 1) without computing it.
+ */
+const UNNORMALISED_SCALE = Math.sqrt(3072 / 3);
 
 /**
  * Computes the vector the simulator returns for `text`.
@@ -82,14 +96,15 @@ const DEFAULT_MODEL = "gemini-embedding-001";
  * (Matryoshka-like): a 768-dimensional vector is the 3072-dimensional one cut
  * to 768 values and normalised again.
  *
- * Unlike `gemini-embedding-001`, which normalises only its full 3072-value
- * output, the simulator normalises every size, so that callers can check
- * norms without knowing the size.
+ * As the real models do, gemini-embedding-2 (and its `-preview`) vectors are
+ * unit length at every size, while `gemini-embedding-001` (and unknown
+ * models) are unit length only at 3072: a shorter one is the raw prefix
+ * divided by √1024, with a norm near 0.5 for 768 values.
  *
  * @param text The text to embed.
  * @param dimensions How many values the vector has.
  * @param model The model name, with or without the `models/` prefix.
- * @returns A vector of `dimensions` values whose L2 norm is 1.
+ * @returns A vector of `dimensions` values (unit length as the model returns it).
  * @throws {RangeError} If `dimensions` is not a positive integer.
  *
  * @example Deterministic and normalised
@@ -109,8 +124,8 @@ const DEFAULT_MODEL = "gemini-embedding-001";
  * import { simulatedEmbedding } from "./server.ts";
  * import assert from "node:assert/strict";
  *
- * const full = simulatedEmbedding("hello");
- * const short = simulatedEmbedding("hello", 4);
+ * const full = simulatedEmbedding("hello", 3072, "gemini-embedding-2");
+ * const short = simulatedEmbedding("hello", 4, "gemini-embedding-2");
  * const prefix = full.slice(0, 4);
  * const norm = Math.hypot(...prefix);
  * prefix.forEach((value, i) => assert.ok(Math.abs(value / norm - short[i]!) < 1e-12));
@@ -126,13 +141,71 @@ export function simulatedEmbedding(
       `Cannot compute simulated embedding: dimensions must be a positive integer, received ${dimensions}`,
     );
   }
-  const random = mulberry32(fnv1a32(`${bareModel(model)}\u0000${text}`));
+  return vectorFromSeed(fnv1a32(`${bareModel(model)}\u0000${text}`), dimensions, model);
+}
+
+/**
+ * Computes the vector the simulator returns for one content: its text parts
+ * and its media parts' bytes (or file URIs) hashed together, so a content
+ * with media gets one deterministic vector however many parts it has. A
+ * content of text alone gets {@linkcode simulatedEmbedding} of its text.
+ *
+ * @param content The text (text parts joined) and media parts, in order.
+ * @param dimensions How many values the vector has.
+ * @param model The model name.
+ * @returns The vector.
+ * @throws {RangeError} If `dimensions` is not a positive integer.
+ *
+ * @example A caption and an image
+ * ```ts
+ * import { simulatedContentEmbedding, simulatedEmbedding } from "./server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const image = { mimeType: "image/png", data: new Uint8Array([137, 80, 78, 71]) };
+ * const vector = simulatedContentEmbedding({ text: "a cat", media: [image] }, 8);
+ * assert.equal(vector.length, 8);
+ * assert.notDeepEqual(vector, simulatedEmbedding("a cat", 8));
+ * assert.deepEqual(simulatedContentEmbedding({ text: "a cat" }, 8), simulatedEmbedding("a cat", 8));
+ * ```
+ */
+export function simulatedContentEmbedding(
+  content: Pick<SimulatedRequest, "text" | "media">,
+  dimensions: number = DEFAULT_DIMENSIONS,
+  model: string = DEFAULT_MODEL,
+): number[] {
+  if (content.media === undefined || content.media.length === 0) {
+    return simulatedEmbedding(content.text, dimensions, model);
+  }
+  checkDimensionsArg(dimensions);
+  let key = `${bareModel(model)}\u0000${content.text}`;
+  for (const { mimeType, data, fileUri } of content.media) {
+    const digest = data === undefined ? `uri:${fileUri}` : `bytes:${fnv1a32Bytes(data)}`;
+    key += `\u0001${mimeType}\u0002${digest}`;
+  }
+  return vectorFromSeed(fnv1a32(key), dimensions, model);
+}
+
+function checkDimensionsArg(dimensions: number): void {
+  if (!Number.isInteger(dimensions) || dimensions < 1) {
+    throw new RangeError(
+      `Cannot compute simulated embedding: dimensions must be a positive integer, received ${dimensions}`,
+    );
+  }
+}
+
+/** The seeded generator's first `dimensions` values, scaled as `model` returns them. */
+function vectorFromSeed(seed: number, dimensions: number, model: string): number[] {
+  const random = mulberry32(seed);
   const values = new Array<number>(dimensions);
   let sumOfSquares = 0;
   for (let i = 0; i < dimensions; i++) {
     const value = random() * 2 - 1;
     values[i] = value;
     sumOfSquares += value * value;
+  }
+  const profile = modelProfile(bareModel(model));
+  if (dimensions < profile.defaultDimensions && !profile.normalizesReducedDimensions) {
+    return values.map((value) => value / UNNORMALISED_SCALE);
   }
   const norm = Math.sqrt(sumOfSquares);
   // A zero vector (one value that is exactly 0) has no direction to keep.
@@ -191,12 +264,14 @@ export interface SimulatorHandlerOptions {
    */
   tpm?: number;
   /**
-   * The most tokens one text may have; a call with a longer text gets `400
-   * INVALID_ARGUMENT` naming the text's index. gemini-embedding-001 allows
-   * 2,048. (Vertex AI's `autoTruncate`, which cuts long texts instead, is not
-   * part of the Gemini API and is not simulated.)
+   * The most tokens one content may have; a call with a longer one gets `400
+   * INVALID_ARGUMENT` naming its index. Unset: the model's own limit, 8,192
+   * for gemini-embedding-2 models and 2,048 for gemini-embedding-001 (and
+   * unknown models). A media part counts 258 tokens. (Vertex AI's
+   * `autoTruncate`, which cuts long texts instead, is not part of the Gemini
+   * API and is not simulated.)
    *
-   * @default {2048}
+   * @default {the model's limit}
    */
   maxInputTokens?: number;
   /**
@@ -221,6 +296,14 @@ export interface SimulatorHandlerOptions {
    * @default {undefined}
    */
   onBatch?: (batch: SimulatedBatch) => void;
+  /**
+   * The Batch API (files, resumable upload, `:asyncBatchEmbedContent` and
+   * `batches`): job timing, the enqueued-token cap and faults. Its routes
+   * are always served; these options tune them.
+   *
+   * @default {{}}
+   */
+  batch?: BatchSimulatorOptions;
   /**
    * Marks the server as shutting down: calls waiting out their latency (or
    * hanging) are answered at once with `503 UNAVAILABLE`, as are calls
@@ -290,6 +373,8 @@ export interface SimulatorHandler {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
 }
 
 /**
@@ -331,7 +416,8 @@ export interface SimulatorHandler {
  * );
  * assert.equal(response.status, 200);
  * assert.deepEqual(await response.json(), {
- *   embeddings: [{ values: simulatedEmbedding("hi", 4) }],
+ *   // 001 at a reduced size: not unit length, as the real model answers.
+ *   embeddings: [{ values: simulatedEmbedding("hi", 4, "gemini-embedding-001") }],
  * });
  * assert.equal(handler.stats.texts, 1);
  * assert.equal(handler.stats.tokens, 1);
@@ -376,13 +462,20 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
     peakRequestsPerMinute: 0,
     peakTokensPerMinute: 0,
   };
+  const batchApi = new BatchSimulator(options.batch ?? {}, simulatedEmbedding);
   const handler = async (request: Request, call: SimulatorCallOptions = {}): Promise<Response> => {
     stats.requests++;
     let response: Response;
     let texts = 0;
     try {
+      if (batchApi.matches(new URL(request.url).pathname)) {
+        authenticate(request, config);
+        response = await batchApi.handle(request);
+        stats.byStatus[response.status] = (stats.byStatus[response.status] ?? 0) + 1;
+        return response;
+      }
       const { batch, key } = await parseCall(request, config);
-      const tokens = batch.requests.reduce((sum, { text }) => sum + countTokens(text), 0);
+      const tokens = batch.requests.reduce((sum, request) => sum + requestTokens(request), 0);
       const admission = quota.admit(key, tokens, now());
       if (!admission.ok) {
         stats.rateLimited++;
@@ -430,6 +523,7 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
   return Object.assign(handler, {
     stats: stats as Readonly<SimulatorStats>,
     keyStats: (apiKey: string) => quota.stats(apiKey),
+    batch: batchApi,
   });
 }
 
@@ -459,6 +553,8 @@ export interface Simulator extends AsyncDisposable {
    * @returns A copy of its counters, or `undefined` if it made no valid call.
    */
   keyStats(apiKey: string): SimulatorKeyStats | undefined;
+  /** The Batch API's files, jobs and counters. */
+  readonly batch: BatchSimulator;
   /**
    * Stops the server: calls still waiting out their latency, or hanging, are
    * answered with `503 UNAVAILABLE`, then the listener closes. Calling it
@@ -544,6 +640,7 @@ export function startSimulator(options: SimulatorOptions = {}): Simulator {
     url: `http://127.0.0.1:${server.addr.port}`,
     stats: handler.stats,
     keyStats: handler.keyStats,
+    batch: handler.batch,
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -553,7 +650,7 @@ interface Config {
   latency: Required<SimulatorLatency>;
   rpm: number;
   tpm: number;
-  maxInputTokens: number;
+  maxInputTokens: number | undefined;
   seed: number;
   apiKeys: ReadonlySet<string> | undefined;
   models: ReadonlySet<string> | undefined;
@@ -596,7 +693,9 @@ function configure(options: SimulatorHandlerOptions): Config {
     },
     rpm: positive("rpm", options.rpm, Infinity),
     tpm: positive("tpm", options.tpm, Infinity),
-    maxInputTokens: positive("maxInputTokens", options.maxInputTokens, 2048),
+    maxInputTokens: options.maxInputTokens === undefined
+      ? undefined
+      : positive("maxInputTokens", options.maxInputTokens, 0),
     seed,
     apiKeys: apiKeys === undefined ? undefined : new Set(apiKeys),
     models: models === undefined ? undefined : new Set(models.map(bareModel)),
@@ -649,8 +748,8 @@ async function wait(
 /** Answers with the vectors, without the last one when `wrongCount`. */
 function embed(batch: SimulatedBatch, wrongCount: boolean): Response {
   const requests = wrongCount ? batch.requests.slice(0, -1) : batch.requests;
-  const embeddings = requests.map(({ text, dimensions }) => ({
-    values: simulatedEmbedding(text, dimensions, batch.model),
+  const embeddings = requests.map((request) => ({
+    values: simulatedContentEmbedding(request, request.dimensions, batch.model),
   }));
   return new Response(JSON.stringify({ embeddings }), { headers: JSON_HEADERS });
 }
@@ -679,4 +778,17 @@ function mulberry32(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** 32-bit FNV-1a over bytes, finished like {@linkcode fnv1a32}, as 8 hex digits. */
+function fnv1a32Bytes(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    hash ^= bytes[i]!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  return (hash >>> 0).toString(16).padStart(8, "0");
 }

@@ -9,7 +9,7 @@ import {
   startSimulator,
 } from "./server.ts";
 
-const MODEL = "gemini-embedding-001";
+const MODEL = "gemini-embedding-2";
 const ENDPOINT = `http://simulator/v1beta/models/${MODEL}:batchEmbedContents`;
 
 interface CallOptions {
@@ -298,12 +298,20 @@ Deno.test("Simulator rejects a request without text", async (t) => {
     ],
     ["empty text", request(""), /requests\[0\]\.content: text must not be empty/],
     [
-      "an image part",
+      "an image part without data",
       {
         model: `models/${MODEL}`,
         content: { parts: [{ inlineData: { mimeType: "image/png", data: "" } }] },
       },
-      /the simulator embeds only text parts, received inlineData/,
+      /inlineData\.data' \(TYPE_BYTES\), Base64 decoding failed/,
+    ],
+    [
+      "a part of another kind",
+      {
+        model: `models/${MODEL}`,
+        content: { parts: [{ functionCall: { name: "f" } }] },
+      },
+      /embedding models do not take functionCall parts/,
     ],
   ];
   for (const [name, body, pattern] of cases) {

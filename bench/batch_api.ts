@@ -1,0 +1,269 @@
+/**
+ * Benchmark of `--batch-api` corpus runs, offline on the simulator.
+ *
+ *   deno task bench:batch [sizes...]
+ *
+ * 1. Memory. For each size (default 100000 and 1000000) it writes a JSONL
+ *    corpus and runs `main.ts --input … --output … --batch-api --simulate
+ *    --dimensions 8` with the default job size (100,000 estimated tokens) and
+ *    enqueued cap (500,000), the simulator's jobs pending 200 ms and running
+ *    300 ms, polled every 200 ms. It reports the peak resident memory (VmHWM
+ *    sampled from /proc, or /usr/bin/time's maxrss when present), the time,
+ *    the jobs, and checks the output: one record per id, each the simulator's
+ *    vector for its own text. Memory is bounded by what unfinished jobs hold
+ *    (the cap), not by the corpus.
+ * 2. The issue's acceptance run: 100,000 lines through a simulator started
+ *    here (so that its jobs outlive the CLI) with jobs of a few seconds (2 s
+ *    pending, 2 s running), 1% error lines and job 3 failing, in jobs of
+ *    20,000 estimated tokens. The CLI is killed with SIGKILL while jobs are
+ *    pending, then run again with `--resume`; the output is checked and the
+ *    simulator's counters show whether any job was created twice for the same
+ *    inputs and whether any text was embedded (paid for) twice.
+ *
+ * Everything is deleted at the end.
+ */
+
+import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DIMENSIONS = 8;
+const sizes = Deno.args.length > 0 ? Deno.args.map(Number) : [100_000, 1_000_000];
+const HAVE_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
+const n = (value: number) => value.toLocaleString("en-US");
+
+const text = (i: number) =>
+  `Document ${i}: a sentence about topic ${i % 997} with some filler words ${
+    "lorem ".repeat(i % 7)
+  }`;
+
+async function writeCorpus(path: string, count: number): Promise<number> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const encoder = new TextEncoder();
+  for (let start = 0; start < count; start += 10_000) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(count, start + 10_000); i++) {
+      lines.push(JSON.stringify({ id: `doc-${i}`, text: text(i) }));
+    }
+    const bytes = encoder.encode(lines.join("\n") + "\n");
+    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+  }
+  const { size } = await file.stat();
+  file.close();
+  return size;
+}
+
+function command(args: string[], env: Record<string, string> = {}, timed = HAVE_TIME) {
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    MAIN,
+    ...args,
+  ];
+  const [program, ...rest] = timed ? ["/usr/bin/time", "-f", "maxrss_kb=%M", ...deno] : deno;
+  return new Deno.Command(program!, {
+    args: rest,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  });
+}
+
+/** Samples VmHWM of the child (and, under /usr/bin/time, of its child) until it exits. */
+async function peakFromProc(pid: number, done: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let finished = false;
+  done.then(() => finished = true);
+  while (!finished) {
+    let pids = [pid];
+    try {
+      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+      pids = [pid, ...children.trim().split(/\s+/).filter(Boolean).map(Number)];
+    } catch { /* exited */ }
+    for (const p of pids) {
+      try {
+        const status = await Deno.readTextFile(`/proc/${p}/status`);
+        peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      } catch { /* exited */ }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return peak;
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const started = performance.now();
+  const child = command(args, env).spawn();
+  const output = child.output();
+  const sampled = await peakFromProc(child.pid, output);
+  const { code, stderr } = await output;
+  const log = new TextDecoder().decode(stderr);
+  const reported = Number(/maxrss_kb=(\d+)/.exec(log)?.[1] ?? 0);
+  return {
+    code,
+    seconds: (performance.now() - started) / 1000,
+    peakKb: Math.max(sampled, reported),
+    log,
+  };
+}
+
+/** Streams the output: one record per id, each its text's vector. */
+async function verify(path: string, count: number): Promise<string> {
+  const seen = new Uint8Array(count);
+  let records = 0;
+  const file = await Deno.open(path);
+  let rest = "";
+  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const record = JSON.parse(line);
+      const i = Number(String(record.id).slice(4));
+      if (seen[i]) throw new Error(`id ${record.id} appears twice`);
+      seen[i] = 1;
+      if (record.embedding === undefined) throw new Error(`id ${record.id} is an error: ${line}`);
+      const expected = simulatedEmbedding(text(i), DIMENSIONS);
+      if (JSON.stringify(record.embedding) !== JSON.stringify(expected)) {
+        throw new Error(`id ${record.id} has the wrong vector`);
+      }
+      records++;
+    }
+  }
+  if (rest !== "") throw new Error("the output ends with a torn line");
+  if (records !== count) throw new Error(`${records} records for ${count} inputs`);
+  return `verified: ${n(count)} records, one per id, each its text's vector`;
+}
+
+function summaryLine(log: string, pattern: RegExp): string {
+  return log.split("\n").find((line) => pattern.test(line))?.trim() ?? "(not reported)";
+}
+
+async function memoryRuns(dir: string): Promise<void> {
+  console.log(
+    `1. --batch-api --simulate --dimensions ${DIMENSIONS}, default --job-max-tokens (100000) and ` +
+      `--max-enqueued-tokens (500000); peak memory ${HAVE_TIME ? "from /usr/bin/time and " : ""}` +
+      "VmHWM sampled from /proc",
+  );
+  for (const count of sizes) {
+    const corpus = `${dir}/corpus-${count}.jsonl`;
+    const out = `${dir}/out-${count}.jsonl`;
+    const bytes = await writeCorpus(corpus, count);
+    const result = await run([
+      "--input",
+      corpus,
+      "--output",
+      out,
+      "--batch-api",
+      "--simulate",
+      "--simulate-batch-pending",
+      "200ms",
+      "--simulate-batch-running",
+      "300ms",
+      "--poll-interval",
+      "200ms",
+      "--progress-interval",
+      "1h",
+      "--dimensions",
+      `${DIMENSIONS}`,
+    ]);
+    if (result.code !== 0) throw new Error(`run failed (${result.code}): ${result.log}`);
+    console.log(
+      `${n(count).padStart(9)} lines (${(bytes / 1e6).toFixed(0)} MB in): peak RSS ` +
+        `${(result.peakKb / 1024).toFixed(0)} MiB, ${result.seconds.toFixed(1)} s`,
+    );
+    console.log(`  ${summaryLine(result.log, /^\s*jobs:/)}`);
+    console.log(`  ${summaryLine(result.log, /^\s*tokens:/)}`);
+    console.log(`  ${await verify(out, count)}`);
+    await Deno.remove(out);
+    await Deno.remove(corpus);
+  }
+}
+
+async function killAndResume(dir: string): Promise<void> {
+  const count = 100_000;
+  console.log(
+    `2. ${
+      n(count)
+    } lines, jobs of --job-max-tokens 20000 on a simulator with jobs of 2 s pending + ` +
+      "2 s running, 1% error lines, job 3 failing; SIGKILL while jobs are pending, then --resume",
+  );
+  await using simulator = startSimulator({
+    batch: { pendingMs: 2000, runningMs: 2000, errorLineRate: 0.01, failJobs: [3], seed: 7 },
+  });
+  const corpus = `${dir}/corpus-acceptance.jsonl`;
+  const out = `${dir}/out-acceptance.jsonl`;
+  await writeCorpus(corpus, count);
+  const args = [
+    "--input",
+    corpus,
+    "--output",
+    out,
+    "--batch-api",
+    "--base-url",
+    simulator.url,
+    "--job-max-tokens",
+    "20000",
+    "--max-enqueued-tokens",
+    "200000",
+    "--poll-interval",
+    "500ms",
+    "--progress-interval",
+    "250ms",
+    "--dimensions",
+    `${DIMENSIONS}`,
+  ];
+  const env = { GEMINI_API_KEY: "bench-key" };
+  const started = performance.now();
+  const child = command(args, env, false).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let log = "";
+  // Kill once some jobs are written and others are pending.
+  while (!/jobs [^|]*pending[^|]*\(([5-9]|\d\d+) done\)/.test(log)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`the run ended before it could be killed: ${log}`);
+    log += value;
+  }
+  const lastLine = log.trim().split("\n").at(-1)!;
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel();
+  const createdBefore = simulator.batch.stats.jobsCreated;
+  const kept = (await Deno.readTextFile(out)).split("\n").length - 1;
+  console.log(`  killed with SIGKILL at: ${lastLine}`);
+  console.log(
+    `  ${n(kept)} records written, ${n(createdBefore)} jobs created before the kill`,
+  );
+  const resumed = await run([...args, "--resume"], env);
+  if (resumed.code !== 0) throw new Error(`resume failed (${resumed.code}): ${resumed.log}`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`  resumed: ${summaryLine(resumed.log, /^\s*jobs:/)}`);
+  console.log(`  ${summaryLine(resumed.log, /^\s*tokens:/)}`);
+  console.log(`  whole run ${seconds.toFixed(1)} s; after resume ${await verify(out, count)}`);
+  const stats = simulator.batch.stats;
+  console.log(
+    `  simulator: ${
+      n(stats.jobsCreated)
+    } jobs created, ${stats.duplicateJobs} created twice for the ` +
+      `same inputs; ${n(stats.linesEmbedded)} lines embedded for ${n(count)} inputs ` +
+      `(${stats.linesEmbedded === count ? "none twice" : "SOME TWICE"}), ${
+        n(stats.errorLines)
+      } error lines; ` +
+      `${n(stats.filesUploaded)} files uploaded, ${n(stats.filesDeleted)} deleted; ` +
+      `peak enqueued ${n(stats.peakEnqueuedTokens)} tokens`,
+  );
+  if (stats.duplicateJobs !== 0 || stats.linesEmbedded !== count) {
+    throw new Error("a job was created twice or a text embedded twice");
+  }
+}
+
+const dir = await Deno.makeTempDir({ prefix: "embatch-batch-bench-" });
+try {
+  await memoryRuns(dir);
+  await killAndResume(dir);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

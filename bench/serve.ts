@@ -1,0 +1,320 @@
+/**
+ * The serving benchmark (`deno task bench:serve`): clients sending
+ * single-text requests at a set rate to `main.ts serve` (a subprocess),
+ * in front of the Gemini simulator with a realistic latency, once batching
+ * and once as a pass-through (`--batch-size 1`); then a throughput run
+ * against an instant upstream. Loopback only, bounded in time and count.
+ *
+ * Reported per mode: requests/s achieved, upstream calls per request, the
+ * client-seen p50/p99 latency, and the added latency: a request's client-seen
+ * latency minus the duration of the upstream call that carried its text
+ * (timed here, around the simulator's handler).
+ *
+ * Flags: --rate N (1000), --duration DURATION (5s), --clients N (50),
+ * --timeout DURATION (the server's batch timeout, 50ms), --throughput-duration
+ * DURATION (3s), --throughput-clients N (1000).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseDuration } from "../duration.ts";
+import { closedLoop, postBytes } from "./_raw_http.ts";
+import { createSimulatorHandler, GEMINI_LATENCY } from "../simulator/mod.ts";
+import type { SimulatorLatency } from "../simulator/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rate: { type: "string", default: "1000" },
+    duration: { type: "string", default: "5s" },
+    clients: { type: "string", default: "50" },
+    timeout: { type: "string", default: "50ms" },
+    "throughput-duration": { type: "string", default: "3s" },
+    "throughput-clients": { type: "string", default: "1000" },
+  },
+});
+const RATE = Number(values.rate);
+const DURATION_MS = parseDuration(values.duration);
+const CLIENTS = Number(values.clients);
+const TIMEOUT_MS = parseDuration(values.timeout);
+const THROUGHPUT_MS = parseDuration(values["throughput-duration"]);
+const THROUGHPUT_CLIENTS = Number(values["throughput-clients"]);
+const KEY = "bench-upstream-key";
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const MODEL = "gemini-embedding-001";
+const TRIVIAL = new URL("./_trivial_server.ts", import.meta.url).pathname;
+
+/** The simulator on loopback, timing each call and noting which texts it carried. */
+function startUpstream(latency: SimulatorLatency) {
+  const handler = createSimulatorHandler({ latency, seed: 7 });
+  const callMs = new Map<string, number>();
+  let calls = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const started = performance.now();
+    const body = await request.clone().json().catch(() => ({ requests: [] }));
+    calls++;
+    const response = await handler(request);
+    const ms = performance.now() - started;
+    for (const r of body.requests ?? []) callMs.set(r.content?.parts?.[0]?.text, ms);
+    return response;
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    callMs,
+    get calls() {
+      return calls;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+/** `main.ts serve` as a subprocess; resolves once it prints its address. */
+function startServe(upstreamUrl: string, flags: string[]) {
+  return startProcess([
+    MAIN,
+    "serve",
+    "--port",
+    "0",
+    "--base-url",
+    upstreamUrl,
+    "--client-concurrency",
+    "100000",
+    "--max-queue",
+    "100000",
+    ...flags,
+  ]);
+}
+
+/** A Deno script as a subprocess that prints `listening on URL` first. */
+async function startProcess(script: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", ...script],
+    env: { GEMINI_API_KEY: KEY, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("Cannot start server: it exited before listening");
+    text += value;
+  }
+  reader.releaseLock();
+  void child.stdout.cancel().catch(() => {});
+  const url = /^listening on (\S+)/.exec(text)![1]!;
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+type Send = (client: Deno.HttpClient, text: string) => Promise<boolean>;
+
+/** One text to `main.ts serve`, as an OpenAI client sends it. */
+const viaServer = (url: string): Send => async (client, text) => {
+  const response = await fetch(`${url}/v1/embeddings`, {
+    method: "POST",
+    client,
+    body: JSON.stringify({ model: MODEL, input: text, dimensions: 8 }),
+  });
+  await response.arrayBuffer();
+  return response.ok;
+};
+
+/** One text straight to the upstream, as a Gemini client without embatch sends it. */
+const direct = (url: string): Send => async (client, text) => {
+  const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
+    method: "POST",
+    client,
+    headers: { "x-goog-api-key": KEY },
+    body: JSON.stringify({
+      requests: [{
+        model: `models/${MODEL}`,
+        content: { parts: [{ text }] },
+        outputDimensionality: 8,
+      }],
+    }),
+  });
+  await response.arrayBuffer();
+  return response.ok;
+};
+
+/** Open loop: request i leaves at i / rate, from client i mod N (each its own connection pool). */
+async function openLoop(send: Send, tag: string, upstream: ReturnType<typeof startUpstream>) {
+  const clients = Array.from({ length: CLIENTS }, () => Deno.createHttpClient({}));
+  const total = Math.round(RATE * DURATION_MS / 1000);
+  const latencies: number[] = [];
+  const added: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  let failed = 0;
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((performance.now() - start) * RATE / 1000) + 1);
+    for (; sent < due; sent++) {
+      const text = `${tag} request ${sent}`;
+      const client = clients[sent % CLIENTS]!;
+      const t0 = performance.now();
+      inFlight.push(
+        send(client, text).then((ok) => {
+          const ms = performance.now() - t0;
+          if (!ok) return void failed++;
+          latencies.push(ms);
+          added.push(ms - (upstream.callMs.get(text) ?? 0));
+        }, () => void failed++),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  for (const client of clients) client.close();
+  latencies.sort((a, b) => a - b);
+  added.sort((a, b) => a - b);
+  return { total, failed, elapsed, latencies, added };
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const rows: string[][] = [];
+
+const modes: [string, string[] | undefined][] = [
+  ["batching", ["--batch-size", "100", "--timeout", `${TIMEOUT_MS}ms`, "--concurrency", "64"]],
+  ["batching, --adaptive", [
+    "--batch-size",
+    "100",
+    "--timeout",
+    `${TIMEOUT_MS}ms`,
+    "--concurrency",
+    "64",
+    "--adaptive",
+  ]],
+  ["server, --batch-size 1", ["--batch-size", "1", "--concurrency", "256"]],
+  ["direct to upstream", undefined],
+];
+console.log(
+  `embatch bench:serve: ${RATE} single-text requests/s for ${
+    DURATION_MS / 1000
+  } s from ${CLIENTS} clients; ` +
+    `upstream simulator latency ${GEMINI_LATENCY.baseMs} ms + ${GEMINI_LATENCY.perTextMs} ms/text + 0-${GEMINI_LATENCY.jitterMs} ms jitter; batch timeout ${TIMEOUT_MS} ms`,
+);
+const results: Record<string, { callsPerRequest: number; addedP99: number }> = {};
+for (const [mode, flags] of modes) {
+  const upstream = startUpstream(GEMINI_LATENCY);
+  const server = flags === undefined ? undefined : await startServe(upstream.url, flags);
+  try {
+    const send = server === undefined ? direct(upstream.url) : viaServer(server.url);
+    const run = await openLoop(send, mode, upstream);
+    const ok = run.latencies.length;
+    const callsPerRequest = upstream.calls / run.total;
+    results[mode] = { callsPerRequest, addedP99: quantile(run.added, 0.99) };
+    rows.push([
+      mode,
+      fmt(ok / run.elapsed, 0),
+      String(run.failed),
+      String(upstream.calls),
+      fmt(callsPerRequest, 3),
+      fmt(quantile(run.latencies, 0.5)),
+      fmt(quantile(run.latencies, 0.99)),
+      fmt(quantile(run.added, 0.5)),
+      fmt(quantile(run.added, 0.99)),
+    ]);
+  } finally {
+    await server?.stop();
+    await upstream.close();
+  }
+}
+const header = [
+  "mode",
+  "req/s",
+  "failed",
+  "upstream calls",
+  "calls/request",
+  "p50 ms",
+  "p99 ms",
+  "added p50 ms",
+  "added p99 ms",
+];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+for (const row of [header, ...rows]) {
+  console.log(row.map((c, i) => c.padStart(widths[i]!)).join("  "));
+}
+
+const batching = results.batching!;
+const passThrough = results["direct to upstream"]!;
+const reduction = passThrough.callsPerRequest / batching.callsPerRequest;
+console.log(
+  `upstream calls: ${fmt(reduction)}x fewer with batching (target >= 20x): ${
+    reduction >= 20 ? "met" : "NOT met"
+  }`,
+);
+console.log(
+  `added p99 with batching: ${fmt(batching.addedP99)} ms (target <= timeout + 10 = ${
+    TIMEOUT_MS + 10
+  } ms): ${batching.addedP99 <= TIMEOUT_MS + 10 ? "met" : "NOT met"}`,
+);
+
+/** Closed loop over raw keep-alive connections (fetch would cost more CPU than the server). */
+async function throughput(url: string) {
+  const port = Number(new URL(url).port);
+  return await closedLoop(port, THROUGHPUT_CLIENTS, THROUGHPUT_MS, (c, i) =>
+    postBytes(
+      "127.0.0.1",
+      "/v1/embeddings",
+      JSON.stringify({ model: MODEL, input: `throughput ${c} ${i}`, dimensions: 8 }),
+    ));
+}
+
+const ceiling = await startProcess([TRIVIAL]);
+let ceilingRps: number;
+try {
+  const run = await throughput(ceiling.url);
+  ceilingRps = run.ok / run.seconds;
+} finally {
+  await ceiling.stop();
+}
+// The instant upstream is the simulator inside the server process (--simulate):
+// in the bench process its answers would wait behind the load generator.
+const fast = await startProcess([
+  MAIN,
+  "serve",
+  "--port",
+  "0",
+  "--simulate",
+  "--client-concurrency",
+  "100000",
+  "--max-queue",
+  "100000",
+  "--batch-size",
+  "100",
+  "--timeout",
+  `${TIMEOUT_MS}ms`,
+  "--concurrency",
+  "64",
+]);
+try {
+  const run = await throughput(fast.url);
+  const rps = run.ok / run.seconds;
+  console.log(
+    `throughput against an instant upstream, ${THROUGHPUT_CLIENTS} keep-alive connections for ${
+      THROUGHPUT_MS / 1000
+    } s: ${fmt(rps, 0)} requests/s (${run.ok} answered, ${run.failed} failed); ` +
+      `same machine, same load, a Deno.serve handler that only parses and answers: ${
+        fmt(ceilingRps, 0)
+      } requests/s ` +
+      `(target >= 10000): ${rps >= 10_000 ? "met" : "NOT met"}`,
+  );
+} finally {
+  await fast.stop();
+}
