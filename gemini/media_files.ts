@@ -171,13 +171,18 @@ async function estimateMediaTokens(
       const pages = countPdfPages(await Deno.readFile(path));
       const max = limit.maxPages ?? Infinity;
       if (pages > max) {
-        return { code: "MEDIA_LIMIT", message: `a PDF of ${pages} pages, over the limit of ${max}` };
+        return {
+          code: "MEDIA_LIMIT",
+          message: `a PDF of ${pages} pages, over the limit of ${max}`,
+        };
       }
       return TOKENS.pdfPage * Math.max(pages, 1);
     }
     case "audio": {
       const max = limit.maxSeconds ?? Infinity;
-      const seconds = path.toLowerCase().endsWith(".wav") ? await wavSeconds(path, size) : undefined;
+      const seconds = path.toLowerCase().endsWith(".wav")
+        ? await wavSeconds(path, size)
+        : undefined;
       if (seconds !== undefined && seconds > max) {
         return {
           code: "MEDIA_LIMIT",
