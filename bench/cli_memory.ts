@@ -9,7 +9,8 @@
  * and the corpus run calls it over loopback with `--base-url` and a dummy key,
  * as it would the API: the run's time and peak memory are then the CLI's
  * alone. --main runs another checkout's main.ts (to measure before and after
- * a change in one session); --no-resume skips the kill-and-resume check.
+ * a change in one session; pass --model too when the two checkouts' default
+ * models differ); --no-resume skips the kill-and-resume check.
  *
  * For each size (default 100000, 1000000 and 3000000) it writes a JSONL corpus to a
  * temporary directory, runs `main.ts --input corpus.jsonl --output out.jsonl
@@ -35,6 +36,7 @@ const { values: flags, positionals } = parseArgs({
   options: {
     external: { type: "boolean", default: false },
     main: { type: "string" },
+    model: { type: "string" },
     "no-resume": { type: "boolean", default: false },
   },
 });
@@ -208,6 +210,7 @@ try {
       ...(simulator ? ["--base-url", simulator.url] : ["--simulate"]),
       "--dimensions",
       `${DIMENSIONS}`,
+      ...(flags.model ? ["--model", flags.model] : []),
     ];
     const full = await run([...common, "--quiet", "--overwrite"]);
     if (full.code !== 0) throw new Error(`run failed (${full.code}): ${full.log}`);
