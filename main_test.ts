@@ -117,14 +117,20 @@ Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
         env: () => undefined,
       });
       assert.equal(code, 2);
-      assert.match(err.join("\n"), message);
-      assert.match(err.join("\n"), /Usage: deno run/);
+      assert.equal(err.length, 1, "one message, not the whole help text");
+      const lines = err[0]!.split("\n");
+      assert.equal(lines.length, 2, err.join("\n"));
+      assert.match(lines[0]!, message);
+      assert.equal(lines[1], "run with --help for usage");
     });
   }
   await t.step("as a subprocess", async () => {
     const { code, stderr, stdout } = await runCli(["--batch-size", "-3"]);
     assert.equal(code, 2);
-    assert.match(stderr, /--batch-size/);
+    assert.equal(
+      stderr,
+      'embatch: --batch-size needs a value: a value that starts with "-" is written --batch-size=VALUE\nrun with --help for usage\n',
+    );
     assert.equal(stdout, "");
   });
 });
@@ -160,4 +166,27 @@ Deno.test("CLI uses the API key's endpoint when a key is set and never prints th
   assert.doesNotMatch(stderr, /simulator/);
   assert.ok(!stdout.includes(key) && !stderr.includes(key), "the key must not be printed");
   assert.match(stderr, /^embatch: /m);
+});
+
+Deno.test("A first run prints no box about ignored npm build scripts", async () => {
+  // A fresh directory with the project's deno.json and deno.lock is a first run for Deno.
+  const dir = await Deno.makeTempDir({ prefix: "embatch-first-run-" });
+  try {
+    const root = new URL(".", import.meta.url).pathname;
+    await Deno.copyFile(`${root}deno.json`, `${dir}/deno.json`);
+    await Deno.copyFile(`${root}deno.lock`, `${dir}/deno.lock`);
+    await Deno.writeTextFile(`${dir}/first.ts`, 'import "@google/genai";\nconsole.log("ran");\n');
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-env", "--allow-read", "first.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, err);
+    assert.equal(new TextDecoder().decode(stdout), "ran\n");
+    assert.doesNotMatch(err, /build scripts/i);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -15,6 +15,7 @@ import {
   embedWithBatchApi,
   type EmbedWithBatchApiOptions,
 } from "./embed_with_batch_api.ts";
+import { normalize } from "../gemini/normalize.ts";
 
 const BASE = "http://sim.test";
 const MODEL = "gemini-embedding-001";
@@ -30,6 +31,7 @@ function options(extra: Partial<EmbedWithBatchApiOptions> = {}): EmbedWithBatchA
   return {
     apiKey: "key",
     baseUrl: BASE,
+    model: MODEL,
     dimensions: 4,
     pollInterval: 1000,
     jobMaxTokens: 60,
@@ -74,7 +76,11 @@ Deno.test("embedWithBatchApi runs many jobs and matches shuffled results by key"
   const byId = new Map(inputs.map((input) => [input.id, input.text]));
   for (const result of results) {
     assert.ok("embedding" in result, JSON.stringify(result));
-    assert.deepEqual(result.embedding, simulatedEmbedding(byId.get(result.id)!, 4, MODEL));
+    // 001 at 4 values comes back shorter than unit length; results are normalised.
+    assert.deepEqual(
+      result.embedding,
+      normalize(simulatedEmbedding(byId.get(result.id)!, 4, MODEL)),
+    );
   }
   const stats = handler.batch.stats;
   assert.ok(stats.jobsCreated >= 10, `${stats.jobsCreated} jobs`);
@@ -341,6 +347,41 @@ Deno.test("cancelBatchJobs cancels a run's unfinished jobs; a resumed run submit
     assert.ok(handler.batch.stats.jobsCreated > created);
   } finally {
     await Deno.remove(journal);
+  }
+});
+
+Deno.test("embedWithBatchApi sends a task type the way the model wants it", async (t) => {
+  for (
+    const [model, expected] of [
+      ["gemini-embedding-2", "task: search result | query: document number 0"],
+      ["gemini-embedding-001", "document number 0"],
+    ] as const
+  ) {
+    await t.step(model, async () => {
+      using time = new FakeTime();
+      const sent: unknown[] = [];
+      const handler = simulator();
+      using _fetch = routeFetchTo(async (request) => {
+        if (new URL(request.url).searchParams.has("upload_id")) {
+          sent.push(...(await request.clone().text()).trim().split("\n").map((l) => JSON.parse(l)));
+        }
+        return handler(request);
+      });
+      const results = await collect(
+        time,
+        corpus(1),
+        options({ model, taskType: "RETRIEVAL_QUERY" }),
+      );
+      assert.deepEqual(
+        results.map((r) => "embedding" in r && r.embedding),
+        [normalize(simulatedEmbedding(expected, 4, model))], // normalised unless normalize: false
+      );
+      const request = (sent[0] as { request: Record<string, unknown> }).request;
+      assert.equal(
+        request.taskType,
+        model === "gemini-embedding-001" ? "RETRIEVAL_QUERY" : undefined,
+      );
+    });
   }
 });
 

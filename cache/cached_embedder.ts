@@ -5,18 +5,18 @@
  * @module
  */
 
-import type { Embedder, EmbedOptions } from "../embedder.ts";
+import type { Embedder, EmbedInput, EmbedOptions } from "../embedder.ts";
 import { EmbeddingCountError } from "../errors.ts";
-import type { EmbeddingCache } from "./embedding_cache.ts";
-import { cacheKey, type CacheKeyContext } from "./key.ts";
+import type { CacheEntry, EmbeddingCache } from "./embedding_cache.ts";
+import { type CacheKeyContext, inputKey, keyToHex } from "./key.ts";
 
 /** What a {@linkcode CachedEmbedder} has done. */
 export interface CachedEmbedderStats {
-  /** Texts answered from the cache. */
+  /** Inputs answered from the cache. */
   hits: number;
-  /** Texts not in the cache. */
+  /** Inputs not in the cache (contents with media included). */
   misses: number;
-  /** Texts sent upstream: the misses less repeats within a call. */
+  /** Inputs sent upstream: the misses less repeats within a call. */
   upstreamTexts: number;
   /** Calls made upstream (a call whose texts were all hits makes none). */
   upstreamCalls: number;
@@ -71,7 +71,32 @@ export class CachedEmbedder implements Embedder {
     this.#inner = inner;
     this.#cache = cache;
     this.#context = { ...context };
+    // What the wrapped embedder tells its callers, it tells them too.
+    const contents = inner.embedContents;
+    if (contents !== undefined) {
+      this.embedContents = (inputs, options = {}) =>
+        this.#embed(inputs, options, (sent) => contents.call(inner, sent, options));
+    }
+    if (inner.maxInputTokens !== undefined) this.maxInputTokens = inner.maxInputTokens;
+    if (inner.inputTokens !== undefined) this.inputTokens = inner.inputTokens.bind(inner);
+    if (inner.callGroup !== undefined) this.callGroup = inner.callGroup.bind(inner);
   }
+
+  /**
+   * Embeds texts and contents (present when the wrapped embedder has
+   * `embedContents`): a content's own task type and title are part of its
+   * key; a content with media is never cached, always sent upstream.
+   */
+  readonly embedContents?: (
+    inputs: readonly EmbedInput[],
+    options?: EmbedOptions,
+  ) => Promise<number[][]>;
+  /** The wrapped embedder's `maxInputTokens`. */
+  readonly maxInputTokens?: number;
+  /** The wrapped embedder's `inputTokens`. */
+  readonly inputTokens?: (input: EmbedInput) => number;
+  /** The wrapped embedder's `callGroup`. */
+  readonly callGroup?: (input: EmbedInput) => string;
 
   /** What this embedder has done so far (a copy). */
   get stats(): CachedEmbedderStats {
@@ -100,43 +125,60 @@ export class CachedEmbedder implements Embedder {
    * assert.equal(calls, 1);
    * ```
    */
-  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<number[][]> {
+  embed(texts: readonly string[], options: EmbedOptions = {}): Promise<number[][]> {
+    return this.#embed(texts, options, (sent) => this.#inner.embed(sent as string[], options));
+  }
+
+  async #embed(
+    inputs: readonly EmbedInput[],
+    options: EmbedOptions,
+    send: (inputs: EmbedInput[]) => Promise<number[][]>,
+  ): Promise<number[][]> {
     options.signal?.throwIfAborted();
-    const keys = texts.map((text) => cacheKey(this.#context, text));
-    const found = this.#cache.getMany(keys);
-    const vectors: (number[] | undefined)[] = found.map((v) => v && Array.from(v));
-    // Each distinct missing text once, with every position it fills.
-    const missing = new Map<string, number[]>();
-    found.forEach((vector, i) => {
-      if (vector !== undefined) return;
-      const text = texts[i]!;
-      const positions = missing.get(text);
+    const keys = inputs.map((input) => inputKey(this.#context, input));
+    const keyed = keys.flatMap((key) => key === undefined ? [] : [key]);
+    const found = this.#cache.getMany(keyed);
+    const vectors: (number[] | undefined)[] = new Array(inputs.length);
+    // Each distinct missing input once (by key; one without a key each time),
+    // with every position it fills.
+    const missing = new Map<string | number, number[]>();
+    let at = 0;
+    keys.forEach((key, i) => {
+      const vector = key === undefined ? undefined : found[at++];
+      if (vector !== undefined) {
+        vectors[i] = Array.from(vector);
+        return;
+      }
+      const id = key === undefined ? i : keyToHex(key);
+      const positions = missing.get(id);
       if (positions) positions.push(i);
-      else missing.set(text, [i]);
+      else missing.set(id, [i]);
     });
-    this.#stats.hits += texts.length - countMissing(missing);
-    this.#stats.misses += countMissing(missing);
+    const misses = countMissing(missing);
+    this.#stats.hits += inputs.length - misses;
+    this.#stats.misses += misses;
     if (missing.size === 0) return vectors as number[][];
 
-    const upstreamTexts = [...missing.keys()];
+    const sent = [...missing.values()];
     this.#stats.upstreamCalls++;
-    this.#stats.upstreamTexts += upstreamTexts.length;
-    const embedded = await this.#inner.embed(upstreamTexts, options);
-    if (embedded.length !== upstreamTexts.length) {
-      throw new EmbeddingCountError(upstreamTexts.length, embedded.length);
+    this.#stats.upstreamTexts += sent.length;
+    const embedded = await send(sent.map((positions) => inputs[positions[0]!]!));
+    if (embedded.length !== sent.length) {
+      throw new EmbeddingCountError(sent.length, embedded.length);
     }
-    const entries = upstreamTexts.map((text, j) => {
+    const entries: CacheEntry[] = [];
+    sent.forEach((positions, j) => {
       const rounded = Float32Array.from(embedded[j]!);
-      const positions = missing.get(text)!;
       for (const i of positions) vectors[i] = Array.from(rounded);
-      return { key: keys[positions[0]!]!, vector: rounded };
+      const key = keys[positions[0]!];
+      if (key !== undefined) entries.push({ key, vector: rounded });
     });
     this.#cache.putMany(entries);
     return vectors as number[][];
   }
 }
 
-function countMissing(missing: Map<string, number[]>): number {
+function countMissing(missing: Map<string | number, number[]>): number {
   let count = 0;
   for (const positions of missing.values()) count += positions.length;
   return count;

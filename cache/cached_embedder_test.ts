@@ -93,3 +93,27 @@ Deno.test("CachedEmbedder rejects with the signal's reason when already aborted"
   );
   assert.equal(upstream.sent.length, 0);
 });
+
+Deno.test("CachedEmbedder passes on embedContents and the wrapped embedder's limits", async () => {
+  using cache = await tempCache();
+  const sent: unknown[][] = [];
+  const inner: Embedder = {
+    embed: (texts) => Promise.resolve(texts.map(() => [0])),
+    embedContents(inputs) {
+      sent.push([...inputs]);
+      return Promise.resolve(inputs.map((_, i) => [i]));
+    },
+    maxInputTokens: 8192,
+    inputTokens: () => 7,
+    callGroup: (input) => typeof input === "string" ? "" : input.taskType ?? "",
+  };
+  const embedder = new CachedEmbedder(inner, cache, { model: "m" });
+  assert.equal(embedder.maxInputTokens, 8192);
+  assert.equal(embedder.inputTokens!("x"), 7);
+  assert.equal(embedder.callGroup!({ text: "x", taskType: "RETRIEVAL_QUERY" }), "RETRIEVAL_QUERY");
+  await embedder.embedContents!([{ text: "doc", title: "One" }, { text: "doc", title: "Two" }]);
+  await embedder.embedContents!([{ text: "doc", title: "Two" }, "doc"]);
+  assert.deepEqual(sent, [[{ text: "doc", title: "One" }, { text: "doc", title: "Two" }], ["doc"]]);
+  assert.equal(embedder.stats.hits, 1);
+  assert.equal(new CachedEmbedder(recording(), cache, { model: "m" }).embedContents, undefined);
+});

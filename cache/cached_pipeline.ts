@@ -5,13 +5,18 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
-import { Deque } from "../internal/deque.ts";
-import { Notifier } from "../internal/notifier.ts";
-import { type PipelineOptions, type PipelineSummary, runPipeline } from "../pipeline.ts";
+import {
+  type EmbeddedItem,
+  type PipelineOptions,
+  type PipelineSummary,
+  runPipeline,
+} from "../pipeline.ts";
 import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import type { CacheEntry, EmbeddingCache } from "./embedding_cache.ts";
-import { cacheKey, type CacheKeyContext, keyToHex } from "./key.ts";
+import { type CacheKeyContext, inputKey, keyToHex } from "./key.ts";
+import { chunks } from "./_chunks.ts";
+import { OrderedOutput } from "./_ordered_output.ts";
+import { type EmbedInput, inputText } from "../embedder.ts";
 
 /**
  * One input with its result, as handed to
@@ -22,16 +27,18 @@ import { cacheKey, type CacheKeyContext, keyToHex } from "./key.ts";
 export type CachedItem<T> = EmbeddingResult & {
   /** The input as it was given. */
   item: T;
-  /** The text that was embedded. */
+  /** The text that was embedded (a content's `text`). */
   text: string;
+  /** What was embedded: the text, or the content. */
+  input: EmbedInput;
   /** The input's 0-based position in the input stream. */
   index: number;
   /** Whether the vector came from the cache (no upstream call). */
   cached: boolean;
   /** Whether the input shared the call of an identical text before it (no batch slot of its own). */
   shared: boolean;
-  /** The input's cache key (also for inputs that failed). */
-  key: Uint8Array;
+  /** The input's cache key (also for inputs that failed); `undefined` for a content with media. */
+  key: Uint8Array | undefined;
 };
 
 /**
@@ -42,12 +49,12 @@ export type CachedItem<T> = EmbeddingResult & {
  */
 export interface CachedPipelineOptions<T> extends Omit<PipelineOptions<T>, "write" | "text"> {
   /**
-   * Extracts the text to embed from an input (the cache keys texts; contents
-   * with media are not cached).
+   * Extracts what to embed from an input: a text, or a content (keyed with
+   * its own task type and title; a content with media is never cached).
    *
    * @default {the input itself, which must then be a string}
    */
-  text?: (item: T) => string;
+  text?: (item: T) => EmbedInput;
   /** The cache to read and fill; the caller opens and closes it. */
   cache: EmbeddingCache;
   /** The model, dimensions, task type and title the embedder embeds with. */
@@ -87,10 +94,12 @@ export interface CachedPipelineSummary extends PipelineSummary {
 /** An input between its lookup and its write. */
 interface Slot<T> {
   item: T;
-  text: string;
+  input: EmbedInput;
   index: number;
-  key: Uint8Array;
+  key: Uint8Array | undefined;
   shared: boolean;
+  /** Bytes of a hit's vector held until it is written; 0 for a miss. */
+  held: number;
   vector?: Float32Array | undefined;
   result?: EmbeddingResult;
   /** Misses with the same key that wait for this one's result. */
@@ -135,166 +144,20 @@ interface Slot<T> {
  * });
  * ```
  */
-export async function runCachedPipeline<T>(
+export function runCachedPipeline<T>(
   options: CachedPipelineOptions<T>,
 ): Promise<CachedPipelineSummary> {
-  const {
-    cache,
-    context,
-    write,
-    lookupBatch = 256,
-    maxHeldBytes = 64 * 1024 * 1024,
-    inputs: _inputs,
-    text: _text,
-    onBatch: _onBatch,
-    ...pipelineOptions
-  } = options;
-  for (const [name, value] of [["lookupBatch", lookupBatch], ["maxHeldBytes", maxHeldBytes]]) {
-    if (!Number.isInteger(value) || (value as number) < 1) {
-      throw new RangeError(
-        `Cannot run cached pipeline: ${name} must be a positive integer, received ${value}`,
+  for (const name of ["lookupBatch", "maxHeldBytes"] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot run cached pipeline: ${name} must be a positive integer, received ${value}`,
+        ),
       );
     }
   }
-  const textOf = options.text ?? defaultText;
-  const counts = { hits: 0, misses: 0, shared: 0 };
-  const timeout = options.timeout ?? 1000;
-  // Waiting for the head input is safe only if the batcher sends it by itself.
-  const canWait = typeof timeout === "string" || Number.isFinite(timeout);
-
-  // Every input from lookup to write, in input order.
-  const order = new Deque<Slot<T>>();
-  let heldBytes = 0;
-  const drained = new Notifier();
-  // Ends a wait for `drained` when the run stops: the caller's signal, or a
-  // failed write (after which nothing drains). Without it a reader waiting
-  // here would keep the pipeline's input stage, and so the run, from ending.
-  const stopped = new AbortController();
-  const waitSignal = options.signal
-    ? AbortSignal.any([options.signal, stopped.signal])
-    : stopped.signal;
-  const inFlight = new Map<string, Slot<T>>();
-  const puts: CacheEntry[] = [];
-
-  // Writes the ready slots at the head of `order`, one drain at a time.
-  let draining = false;
-  let drainDone: Promise<void> = Promise.resolve();
-  const drain = async () => {
-    try {
-      for (let slot = order.peek(); slot && isReady(slot); slot = order.peek()) {
-        order.shift();
-        if (slot.result === undefined) heldBytes -= slot.vector!.byteLength;
-        await write(toOutput(slot));
-        drained.notify();
-      }
-    } finally {
-      draining = false;
-    }
-  };
-  const pump = (): Promise<void> => {
-    if (!draining) {
-      draining = true;
-      drainDone = drain();
-    }
-    return drainDone;
-  };
-
-  async function* misses(): AsyncGenerator<Slot<T>> {
-    let index = 0;
-    const chunk: Slot<T>[] = [];
-    const lookUp = function* (): Generator<Slot<T>> {
-      const found = cache.getMany(chunk.map((slot) => slot.key));
-      for (let i = 0; i < chunk.length; i++) {
-        const slot = chunk[i]!;
-        const vector = found[i];
-        order.push(slot);
-        if (vector !== undefined) {
-          counts.hits++;
-          slot.vector = vector;
-          heldBytes += vector.byteLength;
-          continue;
-        }
-        counts.misses++;
-        const id = keyToHex(slot.key);
-        const leader = inFlight.get(id);
-        if (leader) {
-          counts.shared++;
-          slot.shared = true;
-          (leader.followers ??= []).push(slot);
-          continue;
-        }
-        inFlight.set(id, slot);
-        yield slot;
-      }
-      chunk.length = 0;
-    };
-    const source = fromIterable(options.inputs);
-    try {
-      let next: Promise<IteratorResult<T>> | undefined;
-      for (;;) {
-        next ??= source.next();
-        // A partial chunk is looked up as soon as the source makes us wait,
-        // so that a slow stream's inputs are not held back for company.
-        const result = chunk.length === 0 ? await next : await Promise.race([next, macrotask()]);
-        if (result !== NOT_READY) next = undefined;
-        if (result !== NOT_READY && !result.done) {
-          const text = textOf(result.value);
-          const key = cacheKey(context, text);
-          chunk.push({ item: result.value, text, index: index++, key, shared: false });
-          if (chunk.length < lookupBatch) continue;
-        }
-        yield* lookUp();
-        await pump();
-        if (result !== NOT_READY && result.done) return;
-        while (canWait && heldBytes > maxHeldBytes && order.length > 0) {
-          await drained.wait(waitSignal);
-        }
-      }
-    } finally {
-      // Not awaited: with a read still pending, return() waits for it to settle.
-      source.return(undefined).catch(() => {});
-    }
-  }
-
-  const flushPuts = () => {
-    if (puts.length > 0) cache.putMany(puts.splice(0));
-  };
-  let summary: PipelineSummary;
-  try {
-    const { onBatch } = options;
-    summary = await runPipeline<Slot<T>>({
-      ...pipelineOptions,
-      inputs: misses(),
-      ...(onBatch && {
-        onBatch: (batch) => onBatch({ ...batch, items: batch.items.map((s) => s.item) }),
-      }),
-      text: (slot) => slot.text,
-      write: (out) => {
-        const slot = out.item;
-        inFlight.delete(keyToHex(slot.key));
-        const result: EmbeddingResult = out.ok
-          ? { ok: true, embedding: out.embedding, truncated: out.truncated }
-          : { ok: false, error: out.error };
-        if (out.ok) {
-          slot.vector = Float32Array.from(out.embedding);
-          if (!out.truncated) puts.push({ key: slot.key, vector: slot.vector });
-          if (puts.length >= PUT_BATCH) flushPuts();
-        }
-        for (const follower of [slot, ...(slot.followers ?? [])]) {
-          follower.result = result;
-          follower.vector = slot.vector;
-        }
-        return pump().catch((error) => {
-          stopped.abort(error);
-          throw error;
-        });
-      },
-    });
-    await pump();
-  } finally {
-    flushPuts();
-  }
-  return { ...summary, ...counts };
+  return new CachedRun(options).run();
 }
 
 /**
@@ -304,24 +167,150 @@ export async function runCachedPipeline<T>(
  */
 const PUT_BATCH = 1024;
 
-const NOT_READY = Symbol("not ready");
+/** One run of {@linkcode runCachedPipeline}. */
+class CachedRun<T> {
+  readonly #options: CachedPipelineOptions<T>;
+  readonly #counts = { hits: 0, misses: 0, shared: 0 };
+  readonly #output: OrderedOutput<Slot<T>>;
+  /** Misses sent upstream, by key, that later identical misses wait for. */
+  readonly #inFlight = new Map<string, Slot<T>>();
+  readonly #puts: CacheEntry[] = [];
+  /**
+   * Ends a wait for written outputs when the run stops: the caller's signal,
+   * or a failed write (after which nothing is written). Without it a reader
+   * waiting there would keep the pipeline's input stage, and so the run, from
+   * ending.
+   */
+  readonly #stopped = new AbortController();
 
-/** Resolves with `NOT_READY` after the pending I/O callbacks and microtasks have run. */
-function macrotask(): Promise<typeof NOT_READY> {
-  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
-}
+  constructor(options: CachedPipelineOptions<T>) {
+    this.#options = options;
+    const write = options.write;
+    this.#output = new OrderedOutput(
+      (slot) => slot.result !== undefined || slot.vector !== undefined,
+      (slot) => write(toOutput(slot)),
+    );
+  }
 
-async function* fromIterable<T>(inputs: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
-  yield* inputs;
-}
+  async run(): Promise<CachedPipelineSummary> {
+    const {
+      cache: _cache,
+      context: _context,
+      write: _write,
+      lookupBatch: _lookupBatch,
+      maxHeldBytes: _maxHeldBytes,
+      inputs: _inputs,
+      text: _text,
+      onBatch,
+      ...pipelineOptions
+    } = this.#options;
+    let summary: PipelineSummary;
+    try {
+      summary = await runPipeline<Slot<T>>({
+        ...pipelineOptions,
+        inputs: this.#misses(),
+        ...(onBatch && {
+          onBatch: (batch) => onBatch({ ...batch, items: batch.items.map((s) => s.item) }),
+        }),
+        text: (slot) => slot.input,
+        write: (out) => this.#embedded(out),
+      });
+      await this.#output.pump();
+    } finally {
+      this.#flushPuts();
+    }
+    return { ...summary, ...this.#counts };
+  }
 
-function isReady<T>(slot: Slot<T>): boolean {
-  return slot.result !== undefined || slot.vector !== undefined;
+  /** The misses, for the pipeline; hits go straight to the ordered output. */
+  async *#misses(): AsyncGenerator<Slot<T>> {
+    const { inputs, context, lookupBatch = 256, maxHeldBytes = 64 * 1024 * 1024 } = this.#options;
+    const inputOf = this.#options.text ?? defaultText;
+    const timeout = this.#options.timeout ?? 1000;
+    // Waiting for the head input is safe only if the batcher sends it by itself.
+    const canWait = typeof timeout === "string" || Number.isFinite(timeout);
+    const signal = this.#options.signal
+      ? AbortSignal.any([this.#options.signal, this.#stopped.signal])
+      : this.#stopped.signal;
+    let index = 0;
+    for await (const items of chunks(inputs, lookupBatch)) {
+      const slots = items.map((item): Slot<T> => {
+        const input = inputOf(item);
+        const key = inputKey(context, input);
+        return { item, input, index: index++, key, shared: false, held: 0 };
+      });
+      yield* this.#lookUp(slots);
+      await this.#output.pump();
+      while (canWait && this.#output.heldBytes > maxHeldBytes && this.#output.length > 0) {
+        await this.#output.written(signal);
+      }
+    }
+  }
+
+  /** Looks `slots` up in one read transaction, queues them all, and yields the misses to embed. */
+  *#lookUp(slots: Slot<T>[]): Generator<Slot<T>> {
+    const counts = this.#counts;
+    const found = this.#options.cache.getMany(slots.flatMap((slot) => slot.key ? [slot.key] : []));
+    let at = 0;
+    for (const slot of slots) {
+      const vector = slot.key === undefined ? undefined : found[at++];
+      if (vector !== undefined) {
+        counts.hits++;
+        slot.vector = vector;
+        slot.held = vector.byteLength;
+        this.#output.push(slot);
+        continue;
+      }
+      counts.misses++;
+      this.#output.push(slot);
+      if (slot.key === undefined) {
+        yield slot; // not cached: never a hit, never shared
+        continue;
+      }
+      const id = keyToHex(slot.key);
+      const leader = this.#inFlight.get(id);
+      if (leader) {
+        counts.shared++;
+        slot.shared = true;
+        (leader.followers ??= []).push(slot);
+        continue;
+      }
+      this.#inFlight.set(id, slot);
+      yield slot;
+    }
+  }
+
+  /** The pipeline's writer: a miss's result, for it and the misses waiting for it. */
+  #embedded(out: EmbeddedItem<Slot<T>>): Promise<void> {
+    const slot = out.item;
+    if (slot.key !== undefined) this.#inFlight.delete(keyToHex(slot.key));
+    const result: EmbeddingResult = out.ok
+      ? { ok: true, embedding: out.embedding, truncated: out.truncated }
+      : { ok: false, error: out.error };
+    if (out.ok) {
+      slot.vector = Float32Array.from(out.embedding);
+      if (!out.truncated && slot.key) this.#puts.push({ key: slot.key, vector: slot.vector });
+      if (this.#puts.length >= PUT_BATCH) this.#flushPuts();
+    }
+    for (const follower of [slot, ...(slot.followers ?? [])]) {
+      follower.result = result;
+      follower.vector = slot.vector;
+    }
+    return this.#output.pump().catch((error) => {
+      this.#stopped.abort(error);
+      throw error;
+    });
+  }
+
+  #flushPuts(): void {
+    if (this.#puts.length > 0) this.#options.cache.putMany(this.#puts.splice(0));
+  }
 }
 
 function toOutput<T>(slot: Slot<T>): CachedItem<T> {
-  const { item, text, index, key, shared } = slot;
-  const base = { item, text, index, key, shared, cached: slot.result === undefined };
+  const { item, input, index, key, shared } = slot;
+  const text = inputText(input);
+  const base = { item, text, input, index, key, shared, cached: slot.result === undefined };
   if (slot.result === undefined || slot.result.ok) {
     return {
       ...base,
@@ -333,7 +322,7 @@ function toOutput<T>(slot: Slot<T>): CachedItem<T> {
   return { ...base, ok: false, error: slot.result.error };
 }
 
-function defaultText<T>(item: T): string {
+function defaultText<T>(item: T): EmbedInput {
   if (typeof item !== "string") {
     throw new TypeError(
       `Cannot embed input: expected a string (or pass a text option), received ${typeof item}`,

@@ -232,3 +232,43 @@ Deno.test("runCachedPipeline rejects, not hangs, when a write fails while readin
   });
   await assert.rejects(time.until(run, 100), (error) => error === failure);
 });
+
+Deno.test("runCachedPipeline keys a content with its title, and never caches a content with media", async () => {
+  using cache = await tempCache();
+  const sent: unknown[] = [];
+  const embedder: Embedder = {
+    embed: (texts) => Promise.resolve(texts.map(() => [1, 1])),
+    embedContents(inputs) {
+      sent.push(...inputs);
+      return Promise.resolve(inputs.map(() => [1, 1]));
+    },
+  };
+  const image = {
+    mimeType: "image/png",
+    size: 3,
+    tokens: 10,
+    name: "a.png",
+    read: () => Promise.resolve(new Uint8Array(3)),
+  };
+  const inputs = () => [
+    { text: "t1", title: "A" },
+    { text: "t1", title: "B" },
+    { text: "t1", media: [image] },
+  ];
+  const run = () => {
+    const out: string[] = [];
+    return runCachedPipeline({
+      inputs: inputs(),
+      embedder,
+      cache,
+      context,
+      text: (input) => input,
+      write: (r) => void out.push(`${r.text}:${r.cached}:${r.key === undefined ? "-" : "k"}`),
+    }).then(() => out);
+  };
+  assert.deepEqual(await run(), ["t1:false:k", "t1:false:k", "t1:false:-"]);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(await run(), ["t1:true:k", "t1:true:k", "t1:false:-"]);
+  assert.equal(sent.length, 4);
+  assert.equal(cache.stats().entries, 2);
+});

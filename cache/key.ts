@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { EmbedInput } from "../embedder.ts";
 import { sha256 } from "./_sha256.ts";
 
 /**
@@ -72,6 +73,47 @@ export function cacheKey(context: CacheKeyContext, text: string): Uint8Array {
     text,
   ];
   return sha256(JSON.stringify(fields));
+}
+
+/**
+ * Computes the cache key of an embedder input: a text under `context`, or a
+ * content's text under `context` with the content's own task type and title
+ * in place of the context's. A content with media has no key (`undefined`):
+ * media is not cached.
+ *
+ * @param context The model, dimensions, and the default task type and title.
+ * @param input A text or a content.
+ * @returns The 32-byte key, or `undefined` for a content with media.
+ *
+ * @example Usage
+ * ```ts
+ * import { cacheKey, inputKey } from "./key.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const context = { model: "gemini-embedding-001" };
+ * assert.deepEqual(inputKey(context, "hi"), cacheKey(context, "hi"));
+ * assert.deepEqual(
+ *   inputKey(context, { text: "body", title: "Guide" }),
+ *   cacheKey({ ...context, title: "Guide" }, "body"),
+ * );
+ * const image = {
+ *   mimeType: "image/png",
+ *   size: 3,
+ *   tokens: 258,
+ *   name: "a.png",
+ *   read: () => Promise.resolve(new Uint8Array(3)),
+ * };
+ * assert.equal(inputKey(context, { text: "caption", media: [image] }), undefined);
+ * ```
+ */
+export function inputKey(context: CacheKeyContext, input: EmbedInput): Uint8Array | undefined {
+  if (typeof input === "string") return cacheKey(context, input);
+  if (input.media !== undefined && input.media.length > 0) return undefined;
+  return cacheKey({
+    ...context,
+    ...(input.taskType !== undefined && { taskType: input.taskType }),
+    ...(input.title !== undefined && { title: input.title }),
+  }, input.text ?? "");
 }
 
 /**

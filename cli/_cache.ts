@@ -32,7 +32,7 @@ export function cachePath(
 
 /** Opens the run's cache, creating the default directory; a failure is returned as the line to print. */
 export async function openCache(
-  options: CliOptions,
+  options: Pick<CliOptions, "cache" | "cacheMaxSize">,
   io: MainIO,
 ): Promise<EmbeddingCache | string> {
   const path = cachePath(options.cache!, io.env);

@@ -15,7 +15,10 @@
 /** Numbers below this are bits in the bitmap (at most 16 MiB of bitmap). */
 const BITMAP_LIMIT = 1 << 27;
 
-/** An exact set of `string | number` ids; `5` and `"5"` are different ids. */
+/**
+ * An exact set of `string | number | bigint` ids; `5` and `"5"` are different
+ * ids, and a bigint (an integer beyond 2^53) is the number it writes as.
+ */
 export class IdSet {
   #bits = new Uint32Array(0);
   #arena = new Uint8Array(1 << 12);
@@ -33,7 +36,7 @@ export class IdSet {
   }
 
   /** Returns whether `id` is in the set. */
-  has(id: string | number): boolean {
+  has(id: string | number | bigint): boolean {
     if (isBitmapId(id)) {
       const word = id >>> 5;
       return word < this.#bits.length && (this.#bits[word]! & (1 << (id & 31))) !== 0;
@@ -44,7 +47,7 @@ export class IdSet {
   }
 
   /** Adds `id`; returns `false` if it was already there. */
-  add(id: string | number): boolean {
+  add(id: string | number | bigint): boolean {
     if (isBitmapId(id)) {
       const word = id >>> 5;
       if (word >= this.#bits.length) {
@@ -159,14 +162,14 @@ export class IdSet {
   }
 }
 
-function isBitmapId(id: string | number): id is number {
+function isBitmapId(id: string | number | bigint): id is number {
   return typeof id === "number" && Number.isInteger(id) && id >= 0 && id < BITMAP_LIMIT;
 }
 
 const TAG_STRING = 0x73; // "s"
 const TAG_NUMBER = 0x6e; // "n"
 
-function keyText(id: string | number): string {
+function keyText(id: string | number | bigint): string {
   return typeof id === "string" ? id : String(id);
 }
 

@@ -9,6 +9,7 @@ import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
+import { parseByteSize } from "./_byte_size.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   SIMULATOR_FLAGS,
@@ -92,6 +93,16 @@ export interface CliOptions {
   tpm: number | undefined;
   /** The most calls for one batch, retries included, when set. */
   maxAttempts: number | undefined;
+  /** How long one API call may take before it is retried, in milliseconds, when set. */
+  callTimeoutMs: number | undefined;
+  /** How long an outage (after calls have succeeded) is waited out, in milliseconds, when set. */
+  maxOutageMs: number | undefined;
+  /** Cut texts over the token limit instead of writing `TOKEN_LIMIT` error records. */
+  truncate: boolean;
+  /** The most estimated tokens per text, when set (the library's default otherwise). */
+  maxInputTokens: number | undefined;
+  /** The flags given on the command line, by name without `--` (defaults are not in it). */
+  flagsGiven: ReadonlySet<string>;
   /** Continue an earlier run's output instead of starting over. */
   resume: boolean;
   /** Replace an existing output file. */
@@ -124,7 +135,10 @@ export interface CliOptions {
   price: number | undefined;
 }
 
-/** The usage text printed by `--help` and after a usage error. */
+/** The line printed under a usage error, instead of the whole help text. */
+export const HELP_HINT = "run with --help for usage";
+
+/** The usage text printed by `--help`. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
        deno run --allow-net --allow-env --allow-read main.ts serve [options]  (serve --help)
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
@@ -163,6 +177,16 @@ Corpus runs:
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
+  --call-timeout DURATION
+                        longest one API call may take before it is retried
+                                                                  (default 60s)
+  --max-outage DURATION after calls have succeeded, how long network errors
+                        and timeouts are waited out before the run stops
+                        (run again with --resume later)            (default 5m)
+  --truncate            cut texts over the token limit instead of writing
+                        TOKEN_LIMIT error records
+  --max-input-tokens N  the most (estimated) tokens per text
+                                         (default: the model's limit, 2048 or 8192)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
   --progress-interval DURATION
                         progress line period when stderr is not a terminal
@@ -309,7 +333,7 @@ export function parseCliArgs(args: string[]): CliOptions {
       options: FLAGS,
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+    throw new UsageError(oneLine((error as Error).message));
   }
   const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
@@ -346,9 +370,6 @@ export function parseCliArgs(args: string[]): CliOptions {
   }
   if (resume && overwrite) {
     throw new UsageError("--resume and --overwrite contradict each other: pick one");
-  }
-  if (corpus && input !== "-" && output !== "-" && samePath(input, output)) {
-    throw new UsageError(`--output must not be the --input file, received "${output}" for both`);
   }
   const format = values.format;
   if (format !== undefined && format !== "text" && format !== "jsonl") {
@@ -396,6 +417,17 @@ export function parseCliArgs(args: string[]): CliOptions {
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
     tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
     maxAttempts: optional("max-attempts", values["max-attempts"], 1, 100),
+    callTimeoutMs: values["call-timeout"] === undefined
+      ? undefined
+      : positiveDuration("call-timeout", values["call-timeout"], 60_000),
+    maxOutageMs: values["max-outage"] === undefined
+      ? undefined
+      : duration("max-outage", values["max-outage"], 300_000, true),
+    truncate: values.truncate ?? false,
+    maxInputTokens: optional("max-input-tokens", values["max-input-tokens"], 1, 1_000_000),
+    flagsGiven: new Set(
+      Object.keys(values).filter((flag) => (values as Record<string, unknown>)[flag] !== undefined),
+    ),
     resume,
     overwrite,
     quiet: values.quiet ?? false,
@@ -485,35 +517,9 @@ function cacheSettings(
   }
   return {
     cache,
-    cacheMaxSize: maxSize === undefined ? undefined : byteSize("cache-max-size", maxSize),
+    cacheMaxSize: maxSize === undefined ? undefined : cacheMaxSize(maxSize),
     refreshChanged,
   };
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
-
-/** Parses a size such as `500MB`, `1.5GiB` or `1000000` (bytes). */
-function byteSize(flag: string, value: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = match && BYTE_UNITS[match[2]!.toLowerCase()];
-  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
-  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a size like 500MB or 2GiB, received "${value}"`,
-    );
-  }
-  return bytes;
 }
 
 const FLAGS = {
@@ -540,6 +546,10 @@ const FLAGS = {
   rpm: { type: "string" },
   tpm: { type: "string" },
   "max-attempts": { type: "string" },
+  "call-timeout": { type: "string" },
+  "max-outage": { type: "string" },
+  truncate: { type: "boolean" },
+  "max-input-tokens": { type: "string" },
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -588,6 +598,10 @@ const CORPUS_FLAGS = [
   "title-field",
   "concurrency",
   "max-attempts",
+  "call-timeout",
+  "max-outage",
+  "truncate",
+  "max-input-tokens",
   "resume",
   "overwrite",
   "quiet",
@@ -627,13 +641,23 @@ function positiveDuration(flag: string, value: string | undefined, fallback: num
   return ms;
 }
 
-function samePath(a: string, b: string): boolean {
-  const resolve = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return p.replace(/^\.\//, "");
-    }
-  };
-  return resolve(a) === resolve(b);
+/** A parseArgs message (some span three lines) as one line. */
+function oneLine(message: string): string {
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const flag = ambiguous[1];
+    return `${flag} needs a value: a value that starts with "-" is written ${flag}=VALUE`;
+  }
+  return message.replace(/\. To specify .*$/s, "").replace(/\s*\n\s*/g, " ");
+}
+
+/** Parses `--cache-max-size`. */
+function cacheMaxSize(value: string): number {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) {
+    throw new UsageError(
+      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${value}"`,
+    );
+  }
+  return bytes;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 import { parseCliArgs, UsageError } from "./args.ts";
-import { batchJournalPath } from "./batch_corpus.ts";
+import { batchJournalPath, runBatchCorpus } from "./batch_corpus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
@@ -222,4 +222,90 @@ Deno.test("parseCliArgs checks the --batch-api flags", async (t) => {
     refuse([...corpus, "--batch-api", "--job-max-tokens", "0"], /Invalid --job-max-tokens/);
     refuse([...corpus, "--batch-api", "--price", "cheap"], /Invalid --price/);
   });
+});
+
+Deno.test("CLI --batch-api --resume refuses a journal written for other settings (exit 2)", async () => {
+  const dir = await corpusDir(3);
+  try {
+    const output = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(
+      batchJournalPath(output),
+      '{"t":"run","runId":"r","model":"gemini-embedding-001","dimensions":768}\n',
+    );
+    const lines: string[] = [];
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        output,
+        "--batch-api",
+        "--simulate",
+        "--resume",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: (line) => void lines.push(line), env: () => undefined },
+    );
+    assert.equal(code, 2);
+    assert.match(
+      lines.join("\n"),
+      /journal was written for model gemini-embedding-001, dimensions 768/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI --batch-api sends titles as the model wants them and refuses media lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-batch-cli-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/in.jsonl`,
+      '{"id":"d1","text":"Open Settings.","title":"Help"}\n' +
+        '{"id":"d2","text":"No title here."}\n' +
+        '{"id":"d3","text":"a picture","file":"cat.png"}\n',
+    );
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.jsonl`,
+        "--output",
+        `${dir}/out.jsonl`,
+        "--batch-api",
+        "--simulate",
+        "--simulate-batch-pending",
+        "5ms",
+        "--simulate-batch-running",
+        "5ms",
+        "--poll-interval",
+        "10ms",
+        "--model",
+        "gemini-embedding-2",
+        "--task-type",
+        "RETRIEVAL_DOCUMENT",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: () => {}, env: () => undefined },
+    );
+    assert.equal(code, 3, "one error record");
+    const byId = new Map(
+      records(await Deno.readTextFile(`${dir}/out.jsonl`)).map((r) => [r.id, r]),
+    );
+    const v2 = "gemini-embedding-2";
+    assert.deepEqual(
+      byId.get("d1")?.embedding,
+      simulatedEmbedding("title: Help | text: Open Settings.", 8, v2),
+    );
+    assert.deepEqual(
+      byId.get("d2")?.embedding,
+      simulatedEmbedding("title: none | text: No title here.", 8, v2),
+    );
+    assert.equal((byId.get("d3")?.error as { code: string }).code, "UNSUPPORTED_WITH_BATCH_API");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

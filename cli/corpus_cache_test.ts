@@ -256,3 +256,38 @@ Deno.test("CLI --cache survives a run killed with SIGKILL: the resumed run compl
   assert.ok(misses! <= 1024, again.stderr);
   assert.match(again.stderr, /c\.sqlite: 6,000 vectors/);
 });
+
+Deno.test("CLI --cache keys a document's title with its text: a changed title is embedded again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-cli-cache-" });
+  const write = (titles: string[]) =>
+    Deno.writeTextFile(
+      `${dir}/docs.jsonl`,
+      titles.map((title, i) => JSON.stringify({ id: i, title, text: "same body" })).join("\n") +
+        "\n",
+    );
+  const args = (output: string) => [
+    "--input",
+    `${dir}/docs.jsonl`,
+    "--output",
+    `${dir}/${output}`,
+    ...RUN,
+    "--task-type",
+    "RETRIEVAL_DOCUMENT",
+    "--cache",
+    `${dir}/c.sqlite`,
+  ];
+  await write(["Alpha", "Beta", "Gamma"]);
+  const first = await runCli(args("first.jsonl"));
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /cache: 0 hits, 3 misses/);
+  await write(["Alpha", "Beta, revised", "Gamma"]);
+  const second = await runCli(args("second.jsonl"));
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /cache: 2 hits, 1 misses/);
+  const [a, b] = [
+    await readRecords(`${dir}/first.jsonl`),
+    await readRecords(`${dir}/second.jsonl`),
+  ];
+  assert.equal(a[0]!.cache_key, b[0]!.cache_key);
+  assert.notEqual(a[1]!.cache_key, b[1]!.cache_key);
+});

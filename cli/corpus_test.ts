@@ -120,14 +120,14 @@ Deno.test("CLI writes bad JSONL lines as error records in their place and exits 
     const records = parseRecords(await Deno.readTextFile(`${dir}/out.jsonl`));
     assert.deepEqual(records.map((r) => [r.id, r.error?.code ?? "ok"]), [
       ["a", "ok"],
-      [1, "INVALID_JSON"],
-      ["b", "MISSING_TEXT"],
-      [4, "ok"],
-      [5, "INVALID_UTF8"],
+      ["line:2", "INVALID_JSON"],
+      ["line:3", "MISSING_TEXT"],
+      ["line:5", "ok"],
+      ["line:6", "INVALID_UTF8"],
     ]);
     assert.deepEqual(records[3]!.embedding, simulatedEmbedding("no id", 3));
     assert.match(stderr, /line 2 is not valid JSON/);
-    assert.match(stderr, /line 3 has no "text" field/);
+    assert.match(stderr, /line 3 \(id "b"\) has no "text" field/);
     assert.match(stderr, /line 4: id "a" was already used by an earlier line/);
     assert.match(stderr, /line 6 is not valid UTF-8/);
     assert.match(stderr, /3 errors \(INVALID_JSON 1, MISSING_TEXT 1, INVALID_UTF8 1\)/);
@@ -297,7 +297,10 @@ Deno.test("CLI rejects bad corpus flags and files with exit 2 before running", a
     [["--input", "-", "--rpm", "1.5"], /Invalid --rpm/],
     [["--input", "-", "--dimensions", "4000"], /Invalid --dimensions/],
     [["--input", "-", "--grace", "soon"], /Invalid --grace/],
-    [["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`], /must not be the --input file/],
+    [
+      ["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`, "--simulate"],
+      /must not be the --input file/,
+    ],
     [
       ["--input", `${dir}/missing.txt`, "--simulate"],
       /cannot read --input .*missing\.txt: no such file/,

@@ -11,14 +11,21 @@
  * @module
  */
 
+import { exactNumericId } from "./_json_id.ts";
 import { decodeLines } from "./_lines.ts";
 import type { MediaErrorCode } from "../gemini/media_files.ts";
 
 /** The two input formats: one text per line, or one JSON object per line. */
 export type InputFormat = "text" | "jsonl";
 
-/** An input's id: from the JSONL `id` field, else its 0-based line number. */
-export type InputId = string | number;
+/**
+ * An input's id. Text lines: the 0-based line number. JSONL lines: the `id`
+ * field exactly as written (a bigint for an integer beyond 2^53), else
+ * `"line:N"` with N the 1-based line number; a bad JSONL line always gets its
+ * `"line:N"` id, so it never takes an id from a good line. Explicit ids of the
+ * form `line:N` are refused, so the two kinds never collide.
+ */
+export type InputId = string | number | bigint;
 
 /** Why a line could not become an input. */
 export type InputErrorCode =
@@ -29,7 +36,6 @@ export type InputErrorCode =
   | "EMPTY_TEXT"
   | "INVALID_FILE"
   | "LINE_TOO_LONG"
-  | "UNSUPPORTED_WITH_CACHE"
   | MediaErrorCode;
 
 /** A line that became an input. */
@@ -54,7 +60,7 @@ export interface InputText {
 export interface InputError {
   /** Always `false`: this line has no text to embed. */
   ok: false;
-  /** The input's id when the line had a valid one, else its 0-based line number. */
+  /** The line's id: its 0-based number (text), or `"line:N"` (JSONL, N from 1). */
   id: InputId;
   /** The 0-based line number. */
   line: number;
@@ -130,7 +136,9 @@ const DEFAULT_MAX_LINE_BYTES = 1 << 20;
  * In `"text"` format each line (without its `\n` or `\r\n`) is a text and its
  * id is its 0-based line number. In `"jsonl"` format each line is a JSON
  * object: its `textField` (a non-empty string) is the text, and its `id` (a
- * non-empty string or a number) the id, defaulting to the line number.
+ * non-empty string or a number, kept exactly as written) the id, defaulting
+ * to `"line:N"` (N the 1-based line number). Every bad JSONL line's error
+ * record gets its `"line:N"` id, so a bad line never takes a good line's id.
  *
  * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
  * @param options Format, text field, line limit, blank-line hook and cancellation.
@@ -146,8 +154,8 @@ const DEFAULT_MAX_LINE_BYTES = 1 << 20;
  * const records = await Array.fromAsync(readInputs([bytes], { format: "jsonl" }));
  * assert.deepEqual(records.map((r) => [r.id, r.ok ? r.text : r.error.code]), [
  *   ["a", "hello"],
- *   [1, "world"],
- *   [2, "INVALID_JSON"],
+ *   ["line:2", "world"],
+ *   ["line:3", "INVALID_JSON"],
  * ]);
  * ```
  */
@@ -196,6 +204,7 @@ export async function* readInputGroups(
     );
   }
   signal?.throwIfAborted();
+  const fail = format === "text" ? failText : failJson;
   const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
   for await (const lines of decodeLines(chunks, { maxLineBytes })) {
     signal?.throwIfAborted();
@@ -244,14 +253,19 @@ function isBlank(text: string): boolean {
   return true;
 }
 
-function fail(
-  line: number,
-  end: number,
-  code: InputErrorCode,
-  message: string,
-  id: InputId = line,
-): InputError {
-  return { ok: false, id, line, error: { code, message }, end };
+/** The id of a JSONL line without a valid id, and of every bad JSONL line: never an explicit id. */
+export function lineId(line: number): string {
+  return `line:${line + 1}`;
+}
+
+const LINE_ID = /^line:\d+$/;
+
+function failText(line: number, end: number, code: InputErrorCode, message: string): InputError {
+  return { ok: false, id: line, line, error: { code, message }, end };
+}
+
+function failJson(line: number, end: number, code: InputErrorCode, message: string): InputError {
+  return { ok: false, id: lineId(line), line, error: { code, message }, end };
 }
 
 function parseJsonLine(
@@ -261,7 +275,8 @@ function parseJsonLine(
   field: string,
   titleField: string,
 ): InputRecord {
-  const where = `line ${line + 1}`;
+  const fail = failJson;
+  let where = `line ${line + 1}`;
   let value: unknown;
   try {
     value = JSON.parse(content);
@@ -278,26 +293,33 @@ function parseJsonLine(
     return fail(line, end, "INVALID_JSON", `${where} is not a JSON object, received ${kind}`);
   }
   const object = value as Record<string, unknown>;
-  let id: InputId = line;
+  let id: InputId = lineId(line);
   if ("id" in object) {
     const given = object.id;
+    const exact = typeof given === "number" ? exactNumericId(content) : undefined;
     if (
-      !(typeof given === "string" && given !== "") &&
-      !(typeof given === "number" && Number.isFinite(given))
+      !(typeof given === "string" && given !== "" && !LINE_ID.test(given)) &&
+      exact === undefined
     ) {
+      const why = typeof given === "string" && LINE_ID.test(given)
+        ? `ids of the form line:N are reserved for lines without an id`
+        : typeof given === "number"
+        ? `a numeric id must be written as a plain number (it is kept exactly as written); put it in quotes`
+        : `"id" must be a non-empty string or a number`;
       return fail(
         line,
         end,
         "INVALID_ID",
-        `${where}: "id" must be a non-empty string or a number, received ${
-          JSON.stringify(given) ?? typeof given
+        `${where}: ${why}, received ${
+          typeof given === "number" ? idSource(content) : JSON.stringify(given) ?? typeof given
         }`,
       );
     }
-    id = given;
+    id = exact ?? (given as string);
+    where = `line ${line + 1} (id ${typeof id === "string" ? JSON.stringify(id) : String(id)})`;
   }
   const files = parseFiles(object.file, where);
-  if (typeof files === "string") return fail(line, end, "INVALID_FILE", files, id);
+  if (typeof files === "string") return fail(line, end, "INVALID_FILE", files);
   const text = object[field];
   const title = object[titleField];
   const extra = {
@@ -306,7 +328,7 @@ function parseJsonLine(
   };
   if (text === undefined) {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`, id);
+    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`);
   }
   if (typeof text !== "string") {
     return fail(
@@ -316,12 +338,11 @@ function parseJsonLine(
       `${where}: "${field}" must be a string, received ${
         text === null ? "null" : Array.isArray(text) ? "an array" : typeof text
       }`,
-      id,
     );
   }
   if (text.trim() === "") {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`, id);
+    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`);
   }
   return { ok: true, id, line, text, ...extra, end };
 }
@@ -339,6 +360,11 @@ function parseFiles(value: unknown, where: string): string[] | undefined | strin
     }`;
   }
   return list as string[];
+}
+
+/** The source text of a line's numeric id, for messages. */
+function idSource(content: string): string {
+  return /"id"\s*:\s*(-?[\d.eE+-]+)/.exec(content)?.[1] ?? "a number";
 }
 
 /** Reads `stream`, cancelling the read in progress when `signal` aborts. */

@@ -8,6 +8,10 @@ import { redactSecret } from "../errors.ts";
 import { geminiUpstream, isLoopback, parseTokenList, startServer } from "../server/mod.ts";
 import { startSimulator } from "../simulator/server.ts";
 import { EXIT, type MainIO } from "./io.ts";
+import { openCache } from "./_cache.ts";
+import { CachedEmbedder } from "../cache/cached_embedder.ts";
+import type { EmbeddingCache } from "../cache/embedding_cache.ts";
+import type { UpstreamFactory } from "../server/upstream.ts";
 import { UsageError } from "./args.ts";
 import { parseServeArgs, SERVE_USAGE, type ServeOptions, TOKENS_ENV } from "./serve_args.ts";
 
@@ -86,24 +90,29 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
   if (apiKey === undefined && !options.simulate) {
     return usage(io, "no upstream key: set GEMINI_API_KEY, or use --simulate");
   }
+  const cache = options.cache === undefined ? undefined : await openCache(options, io);
+  if (typeof cache === "string") {
+    return usage(io, cache.replace(/^embatch: /, ""));
+  }
   const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
   const upstreamKey = simulator ? "simulator" : apiKey!;
   let server;
   try {
+    const gemini = geminiUpstream({
+      apiKey: upstreamKey,
+      ...(simulator
+        ? { baseUrl: simulator.url }
+        : options.baseUrl
+        ? { baseUrl: options.baseUrl }
+        : {}),
+    });
     server = startServer({
       hostname: options.host,
       port: options.port,
       insecureNoAuth: options.insecureNoAuth,
       tokens,
       models: options.models,
-      upstream: geminiUpstream({
-        apiKey: upstreamKey,
-        ...(simulator
-          ? { baseUrl: simulator.url }
-          : options.baseUrl
-          ? { baseUrl: options.baseUrl }
-          : {}),
-      }),
+      upstream: cache === undefined ? gemini : cachedUpstream(gemini, cache),
       batchSize: options.batchSize,
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" : "fixed",
@@ -120,6 +129,7 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
     });
   } catch (error) {
     await simulator?.close();
+    cache?.close();
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     io.stderr(`embatch serve: cannot start: ${redactSecret(message, apiKey)}`);
     return EXIT.failed;
@@ -144,5 +154,29 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
   await simulator?.close();
   const calls = /^embatch_upstream_calls_total (\d+)$/m.exec(server.metricsText())?.[1] ?? "0";
   io.stderr(`embatch serve: stopped after ${calls} upstream calls`);
+  if (cache !== undefined) {
+    const stats = cache.stats();
+    cache.close();
+    io.stderr(
+      `embatch serve: cache ${cache.path}: ${stats.hits} hits, ${stats.misses} misses, ` +
+        `${stats.entries} vectors`,
+    );
+  }
   return EXIT.ok;
+}
+
+/**
+ * Wraps each group's embedder with the cache. The group (model, dimensions,
+ * task type, title) is the key context; the server's GeminiEmbedders
+ * normalise, like a corpus run without --no-normalize, so both share entries.
+ * Cached texts skip the upstream call but still wait in their batch.
+ */
+function cachedUpstream(upstream: UpstreamFactory, cache: EmbeddingCache): UpstreamFactory {
+  return (group) =>
+    new CachedEmbedder(upstream(group), cache, {
+      model: group.model,
+      ...(group.dimensions !== undefined && { dimensions: group.dimensions }),
+      ...(group.taskType !== undefined && { taskType: group.taskType }),
+      ...(group.title !== undefined && { title: group.title }),
+    });
 }

@@ -13,6 +13,8 @@ import {
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
 import { UsageError } from "./args.ts";
+import { parseByteSize } from "./_byte_size.ts";
+import { DEFAULT_SERVED_MODELS } from "../server/mod.ts";
 
 /** The settings of `main.ts serve` once parsed and validated. */
 export interface ServeOptions {
@@ -22,7 +24,7 @@ export interface ServeOptions {
   host: string;
   /** The port; 0 picks a free one. */
   port: number;
-  /** The models served; the first is the one named in the startup line. */
+  /** The models served. */
   models: string[];
   /** The Gemini API's base URL, when not Google's. */
   baseUrl: string | undefined;
@@ -60,12 +62,36 @@ export interface ServeOptions {
   clientConcurrency: number;
   /** The most requests per second per client token, when set. */
   clientRps: number | undefined;
+  /** The embedding cache file as given (`default` for the user's cache directory), when set. */
+  cache: string | undefined;
+  /** The most bytes the cache's entries may take, when set. */
+  cacheMaxSize: number | undefined;
 }
 
-/** The environment variable holding client tokens (comma- or newline-separated). */
+/**
+ * The environment variable holding client tokens (comma- or newline-separated).
+ *
+ * @example Usage
+ * ```ts
+ * import { TOKENS_ENV } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(TOKENS_ENV, "EMBATCH_TOKENS");
+ * ```
+ */
 export const TOKENS_ENV = "EMBATCH_TOKENS";
 
-/** The usage text of `main.ts serve --help`. */
+/**
+ * The usage text of `main.ts serve --help`.
+ *
+ * @example Usage
+ * ```ts
+ * import { SERVE_USAGE } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(SERVE_USAGE, /--insecure-no-auth/);
+ * ```
+ */
 export const SERVE_USAGE: string =
   `Usage: deno run --allow-net --allow-env --allow-read main.ts serve [options]
 
@@ -91,7 +117,8 @@ Listening and clients:
   --grace DURATION        after SIGTERM/Ctrl-C, how long requests may finish (default 10s)
 
 Upstream:
-  --model NAME            model served; repeat for several (default gemini-embedding-001)
+  --model NAME            model served; repeat for several
+                          (default gemini-embedding-2 and gemini-embedding-001)
   --base-url URL          Gemini API base URL
   --batch-size N          most texts per upstream call, 1-100           (default 100)
   --timeout DURATION      longest a batch's first text waits            (default 50ms)
@@ -102,6 +129,10 @@ Upstream:
   --rpm N                 most upstream calls per minute      (default no limit)
   --tpm N                 most upstream tokens per minute, estimated
   --call-timeout DURATION longest one upstream call may take            (default 60s)
+  --cache PATH            answer texts already embedded from an SQLite cache file
+                          and keep new vectors in it ("default": the user's cache
+                          directory; needs --allow-write)
+  --cache-max-size SIZE   bound the cache, e.g. 500MB, 2GiB       (default no bound)
   --simulate              use the in-process simulator instead of Gemini
   -h, --help              show this help
 
@@ -134,6 +165,8 @@ const FLAGS = {
   "max-body": { type: "string" },
   "client-concurrency": { type: "string" },
   "client-rps": { type: "string" },
+  cache: { type: "string" },
+  "cache-max-size": { type: "string" },
 } as const;
 
 function integer(
@@ -184,7 +217,7 @@ function duration(flag: string, value: string | undefined, fallback: number): nu
  * const options = parseServeArgs(["--port", "0", "--simulate", "--timeout", "20ms"]);
  * assert.equal(options.host, "127.0.0.1");
  * assert.equal(options.timeoutMs, 20);
- * assert.deepEqual(options.models, ["gemini-embedding-001"]);
+ * assert.deepEqual(options.models, ["gemini-embedding-2", "gemini-embedding-001"]);
  * ```
  */
 export function parseServeArgs(args: string[]): ServeOptions {
@@ -194,7 +227,9 @@ export function parseServeArgs(args: string[]): ServeOptions {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const models = (values.model ?? ["gemini-embedding-001"]).map((m) => m.replace(/^models\//, ""));
+  const models = (values.model ?? [...DEFAULT_SERVED_MODELS]).map((m) =>
+    m.replace(/^models\//, "")
+  );
   for (const model of models) {
     if (!/^[\w.-]+$/.test(model)) {
       throw new UsageError(
@@ -249,5 +284,25 @@ export function parseServeArgs(args: string[]): ServeOptions {
       Number.MAX_SAFE_INTEGER,
     ),
     clientRps: optional("client-rps", values["client-rps"]),
+    ...cacheSettings(values.cache, values["cache-max-size"]),
   };
+}
+
+function cacheSettings(
+  cache: string | undefined,
+  maxSize: string | undefined,
+): Pick<ServeOptions, "cache" | "cacheMaxSize"> {
+  if (cache === "") {
+    throw new UsageError(`Invalid --cache: expected a file path or default, received ""`);
+  }
+  if (maxSize !== undefined && cache === undefined) {
+    throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
+  }
+  const bytes = maxSize === undefined ? undefined : parseByteSize(maxSize);
+  if (maxSize !== undefined && bytes === undefined) {
+    throw new UsageError(
+      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${maxSize}"`,
+    );
+  }
+  return { cache, cacheMaxSize: bytes };
 }

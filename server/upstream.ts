@@ -7,7 +7,7 @@
 
 import { GoogleGenAI } from "@google/genai";
 import type { Embedder } from "../embedder.ts";
-import { GeminiEmbedder } from "../gemini/embedder.ts";
+import { type GeminiClient, GeminiEmbedder } from "../gemini/embedder.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 
 /** The settings that texts sharing one upstream call must have in common. */
@@ -46,7 +46,9 @@ export interface GeminiUpstreamOptions {
 /**
  * Sends each group's texts to Gemini through one shared `@google/genai`
  * client, as `batchEmbedContents` calls carrying the group's model,
- * dimensions, task type and title.
+ * dimensions, task type and title exactly as the client sent them: texts are
+ * not rewritten and vectors are not renormalised, so they equal what a direct
+ * call returns.
  *
  * @param options The server's API key and where the API is.
  * @returns A factory of one {@linkcode GeminiEmbedder} per group.
@@ -75,19 +77,25 @@ export function geminiUpstream(options: GeminiUpstreamOptions): UpstreamFactory 
     ...(options.baseUrl !== undefined && { httpOptions: { baseUrl: options.baseUrl } }),
   });
   return (group) => {
-    const { title } = group;
-    const client = title === undefined ? sdk : {
+    // The client's fields go upstream exactly as sent: a transparent proxy
+    // gives the vectors a direct call would (GeminiEmbedder's own taskType
+    // option would rewrite gemini-embedding-2 texts with a task instruction).
+    const fields = {
+      ...(group.taskType !== undefined && { taskType: group.taskType }),
+      ...(group.title !== undefined && { title: group.title }),
+    };
+    const client: GeminiClient = Object.keys(fields).length === 0 ? sdk : {
       models: {
-        embedContent: (params: Parameters<GoogleGenAI["models"]["embedContent"]>[0]) =>
-          sdk.models.embedContent({ ...params, config: { ...params.config, title } }),
+        embedContent: (params) =>
+          sdk.models.embedContent({ ...params, config: { ...params.config, ...fields } }),
       },
     };
     return new GeminiEmbedder({
       client,
       apiKey: options.apiKey, // only to redact it from error messages
       model: group.model,
+      normalize: false, // the values exactly as the API sent them
       ...(group.dimensions !== undefined && { outputDimensionality: group.dimensions }),
-      ...(group.taskType !== undefined && { taskType: group.taskType }),
     });
   };
 }
