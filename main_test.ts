@@ -60,6 +60,38 @@ Deno.test("CLI --adaptive runs the demo with adaptive batches and loses nothing"
   assert.deepEqual(names, Array.from({ length: 40 }, (_, i) => `input-${i}`));
 });
 
+Deno.test("CLI demo with --adaptive --rpm keeps its batches within the budget", async () => {
+  // 1200 calls per minute: batches at least 50 ms apart; 20 inputs arrive 0-5 ms apart
+  // against a simulator that refuses a 31st call in any minute (it must never be hit).
+  const { code, stdout, stderr } = await runCli([
+    "--adaptive",
+    "--rpm",
+    "1200",
+    "--simulate-rpm",
+    "30",
+    "--inputs",
+    "20",
+    "--max-delay",
+    "5ms",
+    "--simulate-latency",
+    "0",
+    "--seed",
+    "4",
+  ]);
+  assert.equal(code, 0, stderr);
+  const times = [...stdout.matchAll(/^\[\s*([\d.]+)s\] Batch \d+:/gm)].map((m) =>
+    Number(m[1]) * 1000
+  );
+  assert.ok(times.length >= 2 && times.length < 20, `${times.length} batches`);
+  for (let i = 1; i < times.length; i++) {
+    assert.ok(
+      times[i]! - times[i - 1]! >= 49,
+      `batches ${i - 1} and ${i}: ${times[i]! - times[i - 1]!} ms`,
+    );
+  }
+  assert.match(stdout, /\(budget 1200 calls\/min\), 0 calls refused with 429/);
+});
+
 Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
   const cases: [string[], RegExp][] = [
     [

@@ -22,7 +22,7 @@ export interface CallRecord {
   reason?: BatchReason;
   /** How many texts the call carried. */
   texts: number;
-  /** Their estimated tokens, as reserved against the tokens-per-minute quota. */
+  /** Their estimated tokens, as reserved against the tokens-per-minute quota (0 without one: texts are then estimated only when they may be over the per-text limit). */
   tokens: number;
   /** How many requests were made, the first included. */
   attempts: number;

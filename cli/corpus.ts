@@ -33,7 +33,7 @@ import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
 import type { InputError, InputErrorCode, InputId, InputRecord, InputText } from "./input.ts";
-import { readInputs } from "./input.ts";
+import { readInputGroups } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -345,37 +345,44 @@ class CorpusRun {
   async *#inputs(): AsyncGenerator<Pending, void, undefined> {
     const counts = this.#counts;
     try {
-      const records = readInputs(this.#input.source, {
+      // A chunk's records at a time: one async step per chunk, not per line.
+      const groups = readInputGroups(this.#input.source, {
         format: this.#input.format,
         textField: this.#options.textField,
         titleField: this.#options.titleField,
         signal: this.#stopReading.signal,
         onBlankLine: () => void counts.blank++,
       });
-      for await (const record of records) {
-        counts.read++;
-        counts.readBytes = record.end;
-        if (!this.#admit(record)) continue;
-        if (!record.ok) {
-          await this.#badRecord(record);
-          continue;
+      for await (const group of groups) {
+        for (const record of group) {
+          counts.read++;
+          counts.readBytes = record.end;
+          if (!this.#admit(record)) continue;
+          if (!record.ok) {
+            await this.#badRecord(record);
+            continue;
+          }
+          // The common case, a plain text, costs no await per line.
+          const input = record.files === undefined &&
+              (this.#options.taskType !== "RETRIEVAL_DOCUMENT" || record.title === undefined)
+            ? record.text
+            : await this.#contentOf(record);
+          if (typeof input === "object" && "code" in input) {
+            await this.#badRecord({
+              ok: false,
+              id: record.id,
+              line: record.line,
+              error: input,
+              end: record.end,
+            });
+            continue;
+          }
+          this.#sent++;
+          const pending = record as Pending;
+          pending.input = input;
+          pending.readAt = now();
+          yield pending;
         }
-        // A plain text line (the common case) costs no extra await.
-        const plain = record.files === undefined &&
-          (record.title === undefined || this.#options.taskType !== "RETRIEVAL_DOCUMENT");
-        const input = plain ? record.text : await this.#contentOf(record);
-        if (typeof input === "object" && "code" in input) {
-          await this.#badRecord({
-            ok: false,
-            id: record.id,
-            line: record.line,
-            error: input,
-            end: record.end,
-          });
-          continue;
-        }
-        this.#sent++;
-        yield { ...record, input, readAt: now() };
       }
     } catch (error) {
       const stop = this.#stopReading.signal;

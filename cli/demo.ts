@@ -72,7 +72,7 @@ function describe(batch: Batch<unknown>): string {
     case "size":
       return `${count} (full)`;
     case "timeout":
-      return `${count} (timed out after ${batch.emittedAt - batch.openedAt} ms)`;
+      return `${count} (timed out after ${Math.round(batch.emittedAt - batch.openedAt)} ms)`;
     case "end":
       return `${count} (final: input ended)`;
   }

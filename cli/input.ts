@@ -3,7 +3,7 @@
  * (one object per line with a text field and an optional id), streamed from a
  * byte stream so that memory does not grow with the file.
  *
- * Every line is decoded on its own with a strict UTF-8 decoder: a line that is
+ * Lines are decoded with a strict UTF-8 decoder (a chunk at a time): a line that is
  * not valid UTF-8, not valid JSON, or lacks its text becomes an
  * {@linkcode InputError} naming the line, and the lines after it are read as
  * usual. Blank lines (empty or only whitespace) are skipped in both formats.
@@ -12,7 +12,7 @@
  */
 
 import { exactNumericId } from "./_json_id.ts";
-import { splitLines } from "./_lines.ts";
+import { decodeLines } from "./_lines.ts";
 import type { MediaErrorCode } from "../gemini/media_files.ts";
 
 /** The two input formats: one text per line, or one JSON object per line. */
@@ -163,6 +163,33 @@ export async function* readInputs(
   source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: ReadInputsOptions = {},
 ): AsyncGenerator<InputRecord, void, undefined> {
+  for await (const group of readInputGroups(source, options)) yield* group;
+}
+
+/**
+ * Reads inputs like {@linkcode readInputs}, a group at a time: the records
+ * of the lines that ended in one chunk of the byte stream. A reader that
+ * handles records one by one saves an async step per line this way.
+ *
+ * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
+ * @param options Format, text field, line limit, blank-line hook and cancellation.
+ * @returns An async generator of non-empty arrays of records, in line order.
+ * @throws {RangeError} If `maxLineBytes` is not a positive integer.
+ *
+ * @example Usage
+ * ```ts
+ * import { readInputGroups } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const chunks = [new TextEncoder().encode("a\nb\n"), new TextEncoder().encode("c\n")];
+ * const groups = await Array.fromAsync(readInputGroups(chunks));
+ * assert.deepEqual(groups.map((g) => g.map((r) => r.ok && r.text)), [["a", "b"], ["c"]]);
+ * ```
+ */
+export async function* readInputGroups(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ReadInputsOptions = {},
+): AsyncGenerator<InputRecord[], void, undefined> {
   const {
     format = "text",
     textField = "text",
@@ -177,40 +204,53 @@ export async function* readInputs(
     );
   }
   signal?.throwIfAborted();
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const fail = format === "text" ? failText : failJson;
   const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
-  for await (const raw of splitLines(chunks, { maxLineBytes })) {
+  for await (const lines of decodeLines(chunks, { maxLineBytes })) {
     signal?.throwIfAborted();
-    const { number: line, end } = raw;
-    const where = `line ${line + 1}`;
-    const fail = format === "text" ? failText : failJson;
-    if (raw.tooLong) {
-      yield fail(
-        line,
-        end,
-        "LINE_TOO_LONG",
-        `${where} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+    const records: InputRecord[] = [];
+    for (const raw of lines) {
+      const { number: line, end } = raw;
+      if (raw.tooLong) {
+        records.push(fail(
+          line,
+          end,
+          "LINE_TOO_LONG",
+          `line ${line + 1} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+        ));
+        continue;
+      }
+      let content = raw.text;
+      if (content === undefined) {
+        records.push(fail(line, end, "INVALID_UTF8", `line ${line + 1} is not valid UTF-8`));
+        continue;
+      }
+      if (content.charCodeAt(content.length - 1) === 13) content = content.slice(0, -1); // \r\n
+      if (isBlank(content)) {
+        onBlankLine?.(line);
+        continue;
+      }
+      records.push(
+        format === "text"
+          ? { ok: true, id: line, line, text: content, end }
+          : parseJsonLine(content, line, end, textField, titleField),
       );
-      continue;
     }
-    let bytes = raw.bytes;
-    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1); // \r\n line ends
-    let content: string;
-    try {
-      content = decoder.decode(bytes);
-    } catch {
-      yield fail(line, end, "INVALID_UTF8", `${where} is not valid UTF-8`);
-      continue;
-    }
-    if (content.trim() === "") {
-      onBlankLine?.(line);
-      continue;
-    }
-    yield format === "text"
-      ? { ok: true, id: line, line, text: content, end }
-      : parseJsonLine(content, line, end, textField, titleField);
+    if (records.length > 0) yield records;
   }
   signal?.throwIfAborted();
+}
+
+/** Whether `text` is empty or only whitespace, without allocating (as `text.trim() === ""`). */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const space = c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+      c === 0x205f || c === 0x3000 || c === 0xfeff;
+    if (!space) return false;
+  }
+  return true;
 }
 
 /** The id of a JSONL line without a valid id, and of every bad JSONL line: never an explicit id. */

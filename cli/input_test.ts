@@ -112,6 +112,32 @@ Deno.test("formatFromPath picks JSONL by extension", () => {
   assert.equal(formatFromPath("-"), "text");
 });
 
+Deno.test("readInputs skips exactly the lines that trim to nothing", async () => {
+  const candidates = [
+    " ",
+    "\t",
+    "\u00a0",
+    "\u1680",
+    "\u2000",
+    "\u200a",
+    "\u2028",
+    "\u3000",
+    "\ufeff",
+    "\u0001",
+    "\u200b",
+    "\u0085",
+    "x",
+  ];
+  const lines = candidates.flatMap((a) => candidates.map((b) => `${a}${b}`));
+  const blank: number[] = [];
+  const records = await Array.fromAsync(
+    readInputs([bytes(lines.join("\n") + "\n")], { onBlankLine: (line) => blank.push(line) }),
+  );
+  const expected = lines.flatMap((line, i) => line.trim() === "" ? [i] : []);
+  assert.deepEqual(blank, expected);
+  assert.equal(records.length, lines.length - expected.length);
+});
+
 Deno.test("readInputs: line ids and explicit ids cannot collide; a bad line never takes a good line's id", async () => {
   const lines = [
     "{broken", // line 1: bad, gets line:1

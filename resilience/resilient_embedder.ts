@@ -233,6 +233,8 @@ export class ResilientEmbedder {
   readonly #limiter: QuotaLimiter;
   readonly #policy: RetryPolicy;
   readonly #maxInputTokens: number;
+  // What the embedder adds to any text, in estimated tokens (plus 2 for joins): set on first use.
+  #overhead: number | undefined;
   readonly #truncate: boolean;
   readonly #maxTexts: number;
   readonly #maxBytes: number;
@@ -372,6 +374,23 @@ export class ResilientEmbedder {
       };
     }
     const max = this.#maxInputTokens;
+    if (typeof input === "string" && this.#limiter.tpm === Infinity) {
+      // Tokens are counted only for a tokens-per-minute quota; without one, a
+      // text clearly under the limit by its length is not estimated at all:
+      // no count exceeds 3 tokens per UTF-16 unit (UTF-8 bytes, what a
+      // byte-fallback tokenizer can reach; estimateTokens stays under 2)
+      // beyond what the embedder adds to any text (plus 2 where they join).
+      if (this.#overhead === undefined) {
+        try {
+          this.#overhead = this.#tokens("") + 2;
+        } catch {
+          this.#overhead = Infinity; // never take the shortcut
+        }
+      }
+      if (input.length * 3 + this.#overhead <= max) {
+        return { index, input, tokens: 0, bytes: requestBytes(input) };
+      }
+    }
     let tokens: number;
     try {
       tokens = this.#tokens(input);
@@ -380,7 +399,9 @@ export class ResilientEmbedder {
       // model does not take): that input's own error, not the batch's.
       return { code: "INVALID_INPUT", message: (error as Error).message };
     }
-    if (tokens <= max) return { index, input, tokens, bytes: requestBytes(input) };
+    if (tokens <= max) {
+      return { index, input, tokens: this.#counted(tokens), bytes: requestBytes(input) };
+    }
     if (!this.#truncate) {
       return {
         code: "TOKEN_LIMIT",
@@ -406,7 +427,12 @@ export class ResilientEmbedder {
           `Cannot embed text: estimated at ${tokens} tokens even when cut, over the limit of ${max}`,
       };
     }
-    return { index, input: cut, tokens, bytes: requestBytes(cut) };
+    return { index, input: cut, tokens: this.#counted(tokens), bytes: requestBytes(cut) };
+  }
+
+  /** The tokens an entry reserves: its estimate under a tokens-per-minute quota, else 0. */
+  #counted(tokens: number): number {
+    return this.#limiter.tpm === Infinity ? 0 : tokens;
   }
 
   #tokens(input: EmbedInput): number {
