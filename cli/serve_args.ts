@@ -52,6 +52,8 @@ export interface ServeOptions {
   tokenFile: string | undefined;
   /** Allow a non-loopback bind without tokens. */
   insecureNoAuth: boolean;
+  /** Scale every vector to unit length (`--no-normalize` turns it off). */
+  normalize: boolean;
   /** How long requests in flight may finish after SIGTERM/SIGINT, in milliseconds. */
   graceMs: number;
   /** The most texts waiting, all clients together. */
@@ -129,6 +131,8 @@ Upstream:
   --rpm N                 most upstream calls per minute      (default no limit)
   --tpm N                 most upstream tokens per minute, estimated
   --call-timeout DURATION longest one upstream call may take            (default 60s)
+  --no-normalize          answer vectors exactly as the API returns them (default:
+                          unit length, as corpus runs write them)
   --cache PATH            answer texts already embedded from an SQLite cache file
                           and keep new vectors in it ("default": the user's cache
                           directory; needs --allow-write)
@@ -160,6 +164,7 @@ const FLAGS = {
   ...simulatorFlagOptions("simulate-"),
   "token-file": { type: "string" },
   "insecure-no-auth": { type: "boolean" },
+  "no-normalize": { type: "boolean" },
   grace: { type: "string" },
   "max-queue": { type: "string" },
   "max-body": { type: "string" },
@@ -273,6 +278,7 @@ export function parseServeArgs(args: string[]): ServeOptions {
     simulator,
     tokenFile: values["token-file"],
     insecureNoAuth: values["insecure-no-auth"] ?? false,
+    normalize: !(values["no-normalize"] ?? false),
     graceMs: duration("grace", values.grace, 10_000),
     maxQueue: integer("max-queue", values["max-queue"], 10_000, 1, Number.MAX_SAFE_INTEGER),
     maxBodyBytes: integer("max-body", values["max-body"], 4 * 1024 * 1024, 1024, 2 ** 31),

@@ -1,5 +1,6 @@
 // `main.ts serve --cache`, in process against a simulator whose calls are counted.
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import { runServe } from "./serve.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
 
@@ -37,9 +38,8 @@ Deno.test("serve --cache answers a text it has embedded from the cache, across r
     assert.equal(await running, 0);
     return { vectors, err };
   };
-  // The server is a transparent proxy: values as the API sent them (001's reduced sizes unnormalised).
   const expected = (text: string) =>
-    Array.from(Float32Array.from(simulatedEmbedding(text, 4, "gemini-embedding-001")));
+    Array.from(Float32Array.from(normalize(simulatedEmbedding(text, 4, "gemini-embedding-001"))));
 
   const first = await serve(["alpha", "beta", "alpha"]);
   assert.deepEqual(first.vectors, ["alpha", "beta", "alpha"].map(expected));

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import OpenAI from "openai";
 import { runServe } from "./serve.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
 
 /** What the server answers for `text`: the values exactly as the upstream sent them. */
 function expected(text: string, dimensions: number): number[] {
-  return simulatedEmbedding(text, dimensions, "gemini-embedding-001");
+  return normalize(simulatedEmbedding(text, dimensions, "gemini-embedding-001"));
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

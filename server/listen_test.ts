@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import { setImmediate } from "node:timers";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
@@ -6,9 +7,9 @@ import { type ServerOptions, startServer } from "./listen.ts";
 import { geminiUpstream } from "./upstream.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
 
-/** What the server answers for `text`: the values exactly as the upstream sent them. */
+/** What the server answers for `text`: the upstream's vector at unit length. */
 function expected(text: string, dimensions: number): number[] {
-  return simulatedEmbedding(text, dimensions, MODEL);
+  return normalize(simulatedEmbedding(text, dimensions, MODEL));
 }
 
 const SERVER_KEY = "sk-server-upstream-SECRET-7f3a";
