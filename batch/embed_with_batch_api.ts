@@ -10,6 +10,7 @@ import { Deque } from "../internal/deque.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
 import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
+import { normalize } from "../gemini/normalize.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
@@ -21,7 +22,6 @@ import {
   packMembers,
 } from "./journal.ts";
 import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./job_lines.ts";
-import { normalize } from "../gemini/normalize.ts";
 
 /** One text to embed. */
 export interface BatchInput {
@@ -91,18 +91,18 @@ export interface EmbedWithBatchApiOptions {
   /** The vector length to ask for and to check; the model's default (3072) when unset. */
   dimensions?: number;
   /**
+   * Scale every vector to unit length, as online runs do (`GeminiEmbedder`):
+   * gemini-embedding-001 returns unit length only at its full size.
+   *
+   * @default {true}
+   */
+  normalize?: boolean;
+  /**
    * Gemini's task type, such as `RETRIEVAL_DOCUMENT`, sent the way the model
    * wants it (`applyTask` of `gemini/models.ts`): a `taskType` field for
    * gemini-embedding-001, Google's instruction in the text for gemini-embedding-2.
    */
   taskType?: GeminiTaskType;
-  /**
-   * Scale every vector to unit length (gemini-embedding-001 returns shorter
-   * vectors below 3072 values); `false` gives the values as returned.
-   *
-   * @default {true}
-   */
-  normalize?: boolean;
   /**
    * The API's base URL.
    *

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeTime } from "../internal/fake_time.ts";
+import { normalize } from "../gemini/normalize.ts";
 import {
   createSimulatorHandler,
   simulatedEmbedding,
@@ -15,7 +16,6 @@ import {
   embedWithBatchApi,
   type EmbedWithBatchApiOptions,
 } from "./embed_with_batch_api.ts";
-import { normalize } from "../gemini/normalize.ts";
 
 const BASE = "http://sim.test";
 const MODEL = "gemini-embedding-001";
@@ -199,6 +199,21 @@ Deno.test("embedWithBatchApi rejects vectors of the wrong length", async () => {
   assert.equal(bad.error.code, "WRONG_DIMENSIONS");
   assert.match(bad.error.message, /3 values, expected 4/);
   assert.ok(results.filter((r) => "embedding" in r).length === 2);
+});
+
+Deno.test("embedWithBatchApi scales vectors to unit length unless told not to", async (t) => {
+  // gemini-embedding-001's reduced vectors (and the simulator's) are not unit length.
+  const raw = simulatedEmbedding("document number 0", 4, MODEL);
+  assert.ok(Math.abs(Math.hypot(...raw) - 1) > 1e-3);
+  for (const normalized of [true, false]) {
+    await t.step(`normalize: ${normalized}`, async () => {
+      using time = new FakeTime();
+      using _fetch = routeFetchTo(simulator());
+      const [result] = await collect(time, corpus(1), options({ normalize: normalized }));
+      assert.ok(result !== undefined && "embedding" in result);
+      assert.deepEqual(result.embedding, normalized ? normalize(raw) : raw);
+    });
+  }
 });
 
 Deno.test("embedWithBatchApi cancels and reports a job past the job deadline", async () => {

@@ -198,12 +198,18 @@ async function benchRerun(): Promise<void> {
   console.log(
     `  first run, --cache:       ${first.seconds.toFixed(1)} s, ${n(first.calls)} API calls`,
   );
+  for (const line of first.summary.split("\n")) {
+    if (/^\s+batches:/.test(line)) console.log(`    ${line.trim()}`);
+  }
   await writeCorpus(`${dir}/corpus.jsonl`, true);
   const again = await runCli(`${dir}/again.jsonl`, true);
   console.log(
     `  re-run, 2% texts edited:  ${again.seconds.toFixed(1)} s, ${n(again.calls)} API calls`,
   );
-  console.log(`    ${again.summary.trim().split("\n").at(-1)!.trim()}`);
+  // The re-run's own summary lines: batches (full, timed out, final), retries, the cache.
+  for (const line of again.summary.split("\n")) {
+    if (/^\s+(batches|cache):/.test(line)) console.log(`    ${line.trim()}`);
+  }
   await checkOutput(`${dir}/again.jsonl`);
   const callShare = again.calls / first.calls;
   const speedup = first.seconds / again.seconds;

@@ -226,3 +226,118 @@ Deno.test("CLI: an unknown model gets a one-line notice and 001's conservative l
   const long = await run(["--model", "my-embedder"], [{ text: "abc ".repeat(3000) }]);
   assert.equal(long.records[0]?.error?.code, "TOKEN_LIMIT");
 });
+
+Deno.test("CLI --truncate: 001 embeds the start of a 5,000-token text; -2 keeps the instruction and cuts the text", async () => {
+  const long = "abc ".repeat(5000);
+  const v1 = await run(["--model", "gemini-embedding-001", "--truncate", "--dimensions", "4"], [{
+    id: 0,
+    text: long,
+  }]);
+  assert.equal(v1.code, 0, v1.stderr);
+  const sent = v1.batches[0]!.requests[0]!.text;
+  assert.ok(long.startsWith(sent) && sent.length < long.length && sent.length > 4000);
+  assert.deepEqual(
+    v1.records[0]?.embedding,
+    normalize(simulatedEmbedding(sent, 4, "gemini-embedding-001")),
+  );
+
+  const longer = "abc ".repeat(9000); // over 8,192
+  const v2 = await run(["--truncate", "--task-type", "RETRIEVAL_QUERY"], [{ id: 0, text: longer }]);
+  assert.equal(v2.code, 0, v2.stderr);
+  const instructed = v2.batches[0]!.requests[0]!.text;
+  assert.ok(instructed.startsWith("task: search result | query: abc abc"), instructed.slice(0, 40));
+  assert.ok(`task: search result | query: ${longer}`.startsWith(instructed));
+  assert.ok(instructed.length < longer.length);
+});
+
+Deno.test("CLI --resume keeps to the normalisation the output was made with", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-models-resume-" });
+  await using simulator = startSimulator();
+  try {
+    await Deno.writeTextFile(`${dir}/in.txt`, "one\ntwo\n");
+    const errors: string[] = [];
+    const io = {
+      stdout: () => {},
+      stderr: (line: string) => void errors.push(line),
+      env: (name: string) => name === "GEMINI_API_KEY" ? "k" : undefined,
+    };
+    const base = [
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/out.jsonl`,
+      "--base-url",
+      simulator.url,
+      "--quiet",
+    ];
+    const first = [...base, "--model", "gemini-embedding-001", "--dimensions", "8"];
+    assert.equal(await main([...first, "--no-normalize"], io), 0, errors.join("\n"));
+    const meta = JSON.parse(await Deno.readTextFile(`${dir}/out.jsonl.meta.json`));
+    assert.equal(meta.normalize, false);
+    assert.equal(await main([...base, "--resume"], io), 0, "the recorded setting is used");
+
+    await Deno.remove(`${dir}/out.jsonl`);
+    await Deno.remove(`${dir}/out.jsonl.meta.json`);
+    assert.equal(await main(first, io), 0);
+    errors.length = 0;
+    assert.equal(await main([...base, "--resume", "--no-normalize"], io), 2);
+    assert.match(
+      errors.join("\n"),
+      /made with unit-length vectors \(no --no-normalize\), not --no-normalize/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI --batch-api: titles reach the job lines, a line with files is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-models-batch-" });
+  try {
+    const lines = [
+      { id: "a", text: "Open Settings.", title: "Help" },
+      { id: "b", text: "Dogs bark." },
+      { id: "c", text: "a cat", file: "cat.png" },
+    ];
+    await Deno.writeTextFile(
+      `${dir}/in.jsonl`,
+      lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+    );
+    const errors: string[] = [];
+    const code = await main([
+      "--input",
+      `${dir}/in.jsonl`,
+      "--output",
+      `${dir}/out.jsonl`,
+      "--batch-api",
+      "--simulate",
+      "--simulate-batch-pending",
+      "10ms",
+      "--simulate-batch-running",
+      "10ms",
+      "--poll-interval",
+      "10ms",
+      "--task-type",
+      "RETRIEVAL_DOCUMENT",
+      "--dimensions",
+      "8",
+      "--quiet",
+    ], { stdout: () => {}, stderr: (l) => void errors.push(l), env: () => undefined });
+    assert.equal(code, 3, errors.join("\n"));
+    const records = byId(
+      (await Deno.readTextFile(`${dir}/out.jsonl`)).split("\n").filter((l) => l !== "").map((l) =>
+        JSON.parse(l)
+      ),
+    );
+    assert.deepEqual(
+      records.get("a")?.embedding,
+      simulatedEmbedding("title: Help | text: Open Settings.", 8),
+    );
+    assert.deepEqual(
+      records.get("b")?.embedding,
+      simulatedEmbedding("title: none | text: Dogs bark.", 8),
+    );
+    assert.equal(records.get("c")?.error?.code, "UNSUPPORTED_WITH_BATCH_API");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
