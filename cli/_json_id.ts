@@ -13,13 +13,28 @@ type Reviver = (
   context?: { source?: string },
 ) => unknown;
 
+const FIRST_INTEGER_ID = /"id"\s*:\s*(-?\d+)\s*[,}]/;
+
 /**
  * The exact id of a JSON object text whose top-level `"id"` parsed to a
  * number: a number if it prints back as written, a bigint if it is an integer
  * too large for a number, or `undefined` if it cannot be kept exactly (such
- * as `1.0` or `1e3`: write those ids as strings).
+ * as `1.0` or `1e3`: write those ids as strings). `parsed`, the value
+ * `JSON.parse` gave the id, lets a plain integer skip the second parse.
  */
-export function exactNumericId(json: string): number | bigint | undefined {
+export function exactNumericId(json: string, parsed?: number): number | bigint | undefined {
+  if (parsed !== undefined && Number.isSafeInteger(parsed)) {
+    // The common case, a plain integer id, without parsing the line again:
+    // when `"id"` stands once in the text, it is the object's own key (quotes
+    // inside JSON strings are escaped), and its source must print back as is.
+    const match = FIRST_INTEGER_ID.exec(json);
+    if (
+      match !== null && match[1] === String(parsed) &&
+      json.indexOf('"id"', match.index + 4) === -1
+    ) {
+      return parsed;
+    }
+  }
   const sources = new Map<unknown, string>();
   const reviver: Reviver = function (key, value, context) {
     if (key === "id" && typeof value === "number" && context?.source !== undefined) {

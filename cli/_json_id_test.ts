@@ -14,3 +14,19 @@ Deno.test("exactNumericId reads the top-level id only, and refuses forms it cann
   assert.equal(exactNumericId('{"id":1e3}'), undefined);
   assert.equal(exactNumericId('{"id":"7"}'), undefined);
 });
+
+Deno.test("exactNumericId's fast path for a parsed integer agrees with the full parse", () => {
+  const lines = [
+    '{"id":42,"text":"a"}',
+    '{"text":"a", "id" : -7 }',
+    '{"id":1.0}',
+    '{"id":1e3}',
+    '{"meta":{"id":1},"id":1.0}',
+    '{"meta":{"id":1},"id":1}',
+    '{"id":5,"text":"the \\"id\\": 6, inside a string"}',
+  ];
+  for (const line of lines) {
+    const parsed = JSON.parse(line).id as number;
+    assert.equal(exactNumericId(line, parsed), exactNumericId(line), line);
+  }
+});

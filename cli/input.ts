@@ -296,7 +296,7 @@ function parseJsonLine(
   let id: InputId = lineId(line);
   if ("id" in object) {
     const given = object.id;
-    const exact = typeof given === "number" ? exactNumericId(content) : undefined;
+    const exact = typeof given === "number" ? exactNumericId(content, given) : undefined;
     if (
       !(typeof given === "string" && given !== "" && !LINE_ID.test(given)) &&
       exact === undefined

@@ -246,7 +246,7 @@ function parseRecord(bytes: Uint8Array, path: string, line: number): ParsedRecor
   }
   const { embedding, error, cache_key: key } = value as Record<string, unknown>;
   let id = (value as Record<string, unknown>).id;
-  if (typeof id === "number") id = exactNumericId(text); // as written, even beyond 2^53
+  if (typeof id === "number") id = exactNumericId(text, id); // as written, even beyond 2^53
   if (typeof id !== "string" && typeof id !== "number" && typeof id !== "bigint") {
     return refuse('has no "id"');
   }
