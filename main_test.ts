@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
+import { runCli } from "./cli/_test_utils.ts";
 import { main } from "./main.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
-
-/** Runs main.ts as a subprocess with a clean environment (no API key). */
-async function runCli(args: string[], env: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+/** Runs main.ts as a subprocess with a clean environment (no API key) and the demo's permissions. */
+function runDemoCli(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { env, permissions: ["--allow-net", "--allow-env"] });
 }
 
 Deno.test("CLI runs the demo against the simulator and prints all 100 inputs once", async () => {
-  const { code, stdout, stderr } = await runCli([
+  const { code, stdout, stderr } = await runDemoCli([
     "--max-delay",
     "0",
     "--simulate-latency",
@@ -42,7 +34,7 @@ Deno.test("CLI runs the demo against the simulator and prints all 100 inputs onc
 });
 
 Deno.test("CLI --adaptive runs the demo with adaptive batches and loses nothing", async () => {
-  const { code, stdout, stderr } = await runCli([
+  const { code, stdout, stderr } = await runDemoCli([
     "--adaptive",
     "--inputs",
     "40",
@@ -63,7 +55,7 @@ Deno.test("CLI --adaptive runs the demo with adaptive batches and loses nothing"
 Deno.test("CLI demo with --adaptive --rpm keeps its batches within the budget", async () => {
   // 1200 calls per minute: batches at least 50 ms apart; 20 inputs arrive 0-5 ms apart
   // against a simulator that refuses a 31st call in any minute (it must never be hit).
-  const { code, stdout, stderr } = await runCli([
+  const { code, stdout, stderr } = await runDemoCli([
     "--adaptive",
     "--rpm",
     "1200",
@@ -125,7 +117,7 @@ Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
     });
   }
   await t.step("as a subprocess", async () => {
-    const { code, stderr, stdout } = await runCli(["--batch-size", "-3"]);
+    const { code, stderr, stdout } = await runDemoCli(["--batch-size", "-3"]);
     assert.equal(code, 2);
     assert.equal(
       stderr,
@@ -136,7 +128,7 @@ Deno.test("CLI reports a bad flag with usage and exit code 2", async (t) => {
 });
 
 Deno.test("CLI --help prints usage and exits 0", async () => {
-  const { code, stdout } = await runCli(["--help"]);
+  const { code, stdout } = await runDemoCli(["--help"]);
   assert.equal(code, 0);
   for (
     const flag of [
@@ -158,7 +150,7 @@ Deno.test("CLI --help prints usage and exits 0", async () => {
 Deno.test("CLI uses the API key's endpoint when a key is set and never prints the key", async () => {
   // A key with --base-url pointing at a closed port: the run must fail cleanly, naming no key.
   const key = "AIzaSyTESTKEY-never-print-me-123456";
-  const { code, stdout, stderr } = await runCli(
+  const { code, stdout, stderr } = await runDemoCli(
     ["--inputs", "3", "--max-delay", "0", "--base-url", "http://127.0.0.1:9"],
     { GEMINI_API_KEY: key },
   );

@@ -1,41 +1,11 @@
 import assert from "node:assert/strict";
+import { startCli } from "./_test_utils.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 import { parseCliArgs, UsageError } from "./args.ts";
 import { batchJournalPath, runBatchCorpus } from "./batch_corpus.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
 /** The CLI's default model (no --model is passed). */
 const MODEL = "gemini-embedding-2";
-
-/** Starts main.ts; resolves once stderr matches `pattern`, with the child and its whole run. */
-async function startCli(args: string[], pattern: RegExp, env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (!pattern.test(stderr)) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
-  const finished = (async () => {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    const { code, signal } = await child.status;
-    return { code, signal, stderr };
-  })();
-  return { child, matched: pattern.test(stderr), finished };
-}
 
 function records(text: string): { id: string | number; embedding?: number[]; error?: unknown }[] {
   return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
@@ -84,7 +54,7 @@ Deno.test("CLI --batch-api: SIGKILL while jobs are pending, then --resume create
       "50ms",
     ];
     const env = { GEMINI_API_KEY: "test-key" };
-    const first = await startCli(args, /jobs \d+ pending/, env);
+    const first = await startCli(args, /jobs \d+ pending/, { env: env });
     assert.ok(first.matched, "jobs were created");
     first.child.kill("SIGKILL");
     const killed = await first.finished;
@@ -92,7 +62,7 @@ Deno.test("CLI --batch-api: SIGKILL while jobs are pending, then --resume create
     const createdBeforeKill = simulator.batch.stats.jobsCreated;
     assert.ok(createdBeforeKill > 0);
 
-    const second = await startCli([...args, "--resume"], /^$/, env);
+    const second = await startCli([...args, "--resume"], /^$/, { env: env });
     const resumed = await second.finished;
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /reattached/);
@@ -123,7 +93,7 @@ Deno.test("CLI --batch-api: Ctrl-C detaches, a new run without --resume is refus
     const run = await startCli(
       [...common, "--poll-interval", "100ms", "--progress-interval", "50ms"],
       /jobs \d+ pending/,
-      env,
+      { env: env },
     );
     assert.ok(run.matched);
     run.child.kill("SIGINT");
@@ -132,11 +102,12 @@ Deno.test("CLI --batch-api: Ctrl-C detaches, a new run without --resume is refus
     assert.match(detached.stderr, /detached: 1 jobs keep running at Google/);
     assert.doesNotMatch(detached.stderr, /test-key/);
 
-    const refused = await (await startCli([...common, "--overwrite"], /^$/, env)).finished;
+    const refused = await (await startCli([...common, "--overwrite"], /^$/, { env: env })).finished;
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /1 unfinished Batch API jobs for this output: pass --resume/);
 
-    const cancel = await (await startCli([...common, "--cancel-jobs"], /^$/, env)).finished;
+    const cancel = await (await startCli([...common, "--cancel-jobs"], /^$/, { env: env }))
+      .finished;
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stderr, /1 jobs cancelled/);
     assert.equal(simulator.batch.stats.jobsCancelled, 1);

@@ -2,44 +2,13 @@
 // unreachable or silent API, two runs on one output, a resume with other
 // settings, colliding and huge ids, a full disk, a hard-linked output.
 import assert from "node:assert/strict";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs main.ts as a subprocess with a clean environment. */
-async function runCli(
-  args: string[],
-  env: Record<string, string> = {},
-  permissions: string[] = PERMISSIONS,
-): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "embatch-safety-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function lines(text: string): string[] {
-  return text.split("\n").filter((l) => l !== "");
-}
+import {
+  CORPUS_PERMISSIONS as PERMISSIONS,
+  lines,
+  MAIN,
+  runCli,
+  withTempDir,
+} from "./_test_utils.ts";
 
 /** A loopback port with nothing listening on it. */
 function closedPort(): number {
@@ -50,7 +19,7 @@ function closedPort(): number {
 }
 
 Deno.test("CLI stops at once with exit 1 when the API refuses connections, naming host and cause", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const port = closedPort();
     const texts = Array.from({ length: 20_000 }, (_, i) => `text ${i}`);
     await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
@@ -62,7 +31,7 @@ Deno.test("CLI stops at once with exit 1 when the API refuses connections, namin
       `${dir}/out.jsonl`,
       "--base-url",
       `http://127.0.0.1:${port}`,
-    ], { GEMINI_API_KEY: "k" }); // a one-letter key must not garble every "k" in the messages
+    ], { env: { GEMINI_API_KEY: "k" } }); // a one-letter key must not garble every "k" in the messages
     const seconds = (Date.now() - started) / 1000;
     assert.equal(code, 1, stderr);
     assert.match(stderr, new RegExp(`Cannot reach 127\\.0\\.0\\.1:${port}: connection refused`));
@@ -81,7 +50,7 @@ Deno.test("CLI stops with exit 1 when the API accepts connections but never answ
     for await (const conn of listener) held.push(conn); // read nothing, answer nothing
   })();
   try {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "one\ntwo\nthree\n");
       const started = Date.now();
       const { code, stderr } = await runCli([
@@ -93,7 +62,7 @@ Deno.test("CLI stops with exit 1 when the API accepts connections but never answ
         `http://127.0.0.1:${port}`,
         "--call-timeout",
         "300ms",
-      ], { GEMINI_API_KEY: "test-key-0123456789" });
+      ], { env: { GEMINI_API_KEY: "test-key-0123456789" } });
       const seconds = (Date.now() - started) / 1000;
       assert.equal(code, 1, stderr);
       assert.match(
@@ -120,7 +89,7 @@ Deno.test("CLI --call-timeout and --max-outage are checked like other durations"
 });
 
 Deno.test("CLI lets one run at a time write an output; the lock goes with a kill -9", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const texts = Array.from({ length: 3_000 }, (_, i) => `text ${i}`);
     await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
     const out = `${dir}/out.jsonl`;
@@ -170,7 +139,7 @@ Deno.test("CLI lets one run at a time write an output; the lock goes with a kill
 });
 
 Deno.test("CLI --resume uses what the file was made with and refuses other settings", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const out = `${dir}/out.jsonl`;
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
     const base = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--quiet"];
@@ -216,7 +185,7 @@ Deno.test("CLI --resume uses what the file was made with and refuses other setti
 });
 
 Deno.test("CLI --resume of a file without a settings record keeps to its vectors' length", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const out = `${dir}/out.jsonl`;
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\n");
     await Deno.writeTextFile(out, '{"id":0,"embedding":[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]}\n');
@@ -237,7 +206,7 @@ Deno.test("CLI --resume of a file without a settings record keeps to its vectors
 });
 
 Deno.test("CLI refuses an --output that is a hard link to the --input", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/in.txt`, "keep me\n");
     await Deno.link(`${dir}/in.txt`, `${dir}/out.jsonl`);
     const { code, stderr } = await runCli([
@@ -255,7 +224,7 @@ Deno.test("CLI refuses an --output that is a hard link to the --input", async ()
 });
 
 Deno.test("CLI keeps ids exact and apart: big numbers, line ids, bad lines", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const input = [
       "{broken",
       '{"id":1,"text":"explicit one"}',
@@ -290,7 +259,7 @@ Deno.test("CLI keeps ids exact and apart: big numbers, line ids, bad lines", asy
 });
 
 Deno.test("CLI names --truncate for texts over the token limit, and --truncate embeds them", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const out = `${dir}/out.jsonl`;
     await Deno.writeTextFile(`${dir}/in.txt`, `short\n${"word ".repeat(60)}\n`);
     const args = ["--input", `${dir}/in.txt`, "--output", out, "--simulate", "--dimensions", "2"];
@@ -309,23 +278,19 @@ Deno.test("CLI names --truncate for texts over the token limit, and --truncate e
 });
 
 Deno.test("CLI on a full disk counts only what was written and names the file", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const texts = Array.from({ length: 3_000 }, (_, i) => `text ${i}`);
     await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
-    const { code, stderr } = await runCli(
-      [
-        "--input",
-        `${dir}/in.txt`,
-        "--output",
-        "/dev/full",
-        "--overwrite",
-        "--simulate",
-        "--dimensions",
-        "8",
-      ],
-      {},
-      ["--allow-all"],
-    ); // Deno opens a device file only with --allow-all; the run uses --simulate
+    const { code, stderr } = await runCli([
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      "/dev/full",
+      "--overwrite",
+      "--simulate",
+      "--dimensions",
+      "8",
+    ], { env: {}, permissions: ["--allow-all"] }); // Deno opens a device file only with --allow-all; the run uses --simulate
     assert.equal(code, 1, stderr);
     assert.match(stderr, /embatch: cannot write \/dev\/full: No space left on device/);
     assert.match(stderr, /stopped after .*: [\d,]+ inputs read, 0 embedded, 0 errors/);
@@ -335,10 +300,9 @@ Deno.test("CLI on a full disk counts only what was written and names the file", 
 Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", async () => {
   const { startSimulator } = await import("../simulator/server.ts");
   await using simulator = startSimulator();
-  const { code, stderr } = await runCli(
-    ["--input", "-", "--dimensions", "2"],
-    { GEMINI_API_KEY: "test-key-0123456789", GOOGLE_GEMINI_BASE_URL: simulator.url },
-  );
+  const { code, stderr } = await runCli(["--input", "-", "--dimensions", "2"], {
+    env: { GEMINI_API_KEY: "test-key-0123456789", GOOGLE_GEMINI_BASE_URL: simulator.url },
+  });
   assert.equal(code, 0, stderr);
   assert.ok(
     stderr.includes(`gemini-embedding-2 at ${simulator.url} (GOOGLE_GEMINI_BASE_URL)`),
@@ -348,7 +312,7 @@ Deno.test("CLI start-up line names the host GOOGLE_GEMINI_BASE_URL points at", a
 });
 
 Deno.test("CLI progress shows a 429, its retry and the quota wait while the wait is on", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\n");
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -405,7 +369,7 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
     },
   );
   try {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\n");
       const out = `${dir}/out.jsonl`;
       const { code, stderr } = await runCli([
@@ -413,7 +377,7 @@ Deno.test("CLI waits out an outage after successes, then stops with exit 1 and p
         ...["--base-url", `http://127.0.0.1:${server.addr.port}`, "--batch-size", "1"],
         ...["--concurrency", "1", "--max-outage", "2s", "--max-attempts", "1"],
         ...["--progress-interval", "100ms"],
-      ], { GEMINI_API_KEY: "test-key-0123456789" });
+      ], { env: { GEMINI_API_KEY: "test-key-0123456789" } });
       assert.equal(code, 1, stderr);
       assert.match(
         stderr,

@@ -1,71 +1,7 @@
 import assert from "node:assert/strict";
+import { runCli, startCli } from "./_test_utils.ts";
 import { main } from "../main.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs main.ts as a subprocess with a clean environment. */
-async function runCli(
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
-): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...options.env },
-    clearEnv: true,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.cwd && { cwd: options.cwd }),
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-/**
- * Starts main.ts and resolves once its stderr matches `pattern`, handing back
- * the child and a promise of its whole run.
- */
-async function startCliUntil(args: string[], pattern: RegExp) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (!pattern.test(stderr)) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
-  const rest = (async () => {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    const { code } = await child.status;
-    return { code, stderr };
-  })();
-  return { child, matched: pattern.test(stderr), finished: rest };
-}
 
 type OutputRecord = { id: string | number; embedding?: number[]; error?: { code: string } };
 
@@ -143,7 +79,7 @@ Deno.test("CLI resumes a run killed with SIGKILL: every id once, each with its o
     const texts = Array.from({ length: count }, (_, i) => `text ${i} ${"x".repeat(i % 13)}`);
     await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
     const common = ["--input", `${dir}/in.txt`, "--output", `${dir}/out.jsonl`, "--simulate"];
-    const run = await startCliUntil(
+    const run = await startCli(
       [
         ...common,
         "--dimensions",
@@ -187,7 +123,7 @@ Deno.test("CLI drains on SIGINT: exit 130, every record whole and in order", asy
       `${dir}/in.txt`,
       Array.from({ length: count }, (_, i) => `line ${i}`).join("\n"),
     );
-    const run = await startCliUntil(
+    const run = await startCli(
       [
         "--input",
         `${dir}/in.txt`,
