@@ -5,11 +5,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
-import { parseByteSize } from "./_byte_size.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   SIMULATOR_FLAGS,
@@ -17,30 +15,10 @@ import {
   simulatorFlagsHelp,
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
+import { cacheMaxSize, duration, integer, positiveDuration, url } from "./_flags.ts";
+import { UsageError } from "./usage_error.ts";
 
-/**
- * Thrown for a bad flag or value. `main.ts` prints its message and the usage
- * text, then exits with code 2.
- *
- * @example Usage
- * ```ts
- * import { parseCliArgs, UsageError } from "./args.ts";
- * import assert from "node:assert/strict";
- *
- * assert.throws(() => parseCliArgs(["--batch-size", "0"]), UsageError);
- * ```
- */
-export class UsageError extends Error {
-  /**
-   * Constructs a new instance.
-   *
-   * @param message What is wrong, naming the flag and the received value.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError } from "./usage_error.ts";
 
 /** The CLI's settings once parsed and validated. */
 export interface CliOptions {
@@ -253,57 +231,6 @@ Examples:
   GEMINI_API_KEY=... deno run --allow-net --allow-env --allow-read --allow-write \\
     main.ts --input corpus.jsonl --output vectors.jsonl --dimensions 768 --rpm 100
   ... the same with --resume after an interruption`;
-
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(
-      `Invalid --${flag}: expected a whole number ${range}, received "${value}"`,
-    );
-  }
-  return n;
-}
-
-function duration(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  allowInfinite = false,
-): number {
-  if (value === undefined) return fallback;
-  let ms: number;
-  try {
-    ms = parseDuration(value, `--${flag}`);
-  } catch (error) {
-    throw new UsageError(`Invalid --${flag}: ${(error as Error).message}`);
-  }
-  if (!allowInfinite && ms === Infinity) {
-    throw new UsageError(`Invalid --${flag}: expected a finite duration, received "${value}"`);
-  }
-  return ms;
-}
-
-function url(flag: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
-  }
-  return value.replace(/\/+$/, "");
-}
 
 /**
  * Parses and validates the command-line flags.
@@ -635,12 +562,6 @@ function simulatorSettings(
   }
 }
 
-function positiveDuration(flag: string, value: string | undefined, fallback: number): number {
-  const ms = duration(flag, value, fallback);
-  if (ms <= 0) throw new UsageError(`Invalid --${flag}: expected more than 0, received "${value}"`);
-  return ms;
-}
-
 /** A parseArgs message (some span three lines) as one line. */
 function oneLine(message: string): string {
   const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
@@ -649,15 +570,4 @@ function oneLine(message: string): string {
     return `${flag} needs a value: a value that starts with "-" is written ${flag}=VALUE`;
   }
   return message.replace(/\. To specify .*$/s, "").replace(/\s*\n\s*/g, " ");
-}
-
-/** Parses `--cache-max-size`. */
-function cacheMaxSize(value: string): number {
-  const bytes = parseByteSize(value);
-  if (bytes === undefined) {
-    throw new UsageError(
-      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${value}"`,
-    );
-  }
-  return bytes;
 }

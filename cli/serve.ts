@@ -12,7 +12,7 @@ import { cacheModel, openCache } from "./_cache.ts";
 import { CachedEmbedder } from "../cache/cached_embedder.ts";
 import type { EmbeddingCache } from "../cache/embedding_cache.ts";
 import type { UpstreamFactory } from "../server/upstream.ts";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./usage_error.ts";
 import { parseServeArgs, SERVE_USAGE, type ServeOptions, TOKENS_ENV } from "./serve_args.ts";
 
 function usage(io: MainIO, message: string): number {

@@ -5,15 +5,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../duration.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   simulatorFlagOptions,
   simulatorFlagsHelp,
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
-import { UsageError } from "./args.ts";
-import { parseByteSize } from "./_byte_size.ts";
+import { UsageError } from "./usage_error.ts";
+import { cacheMaxSize, integer, positiveDuration as duration } from "./_flags.ts";
 import { DEFAULT_SERVED_MODELS } from "../server/mod.ts";
 
 /** The settings of `main.ts serve` once parsed and validated. */
@@ -174,39 +173,6 @@ const FLAGS = {
   "cache-max-size": { type: "string" },
 } as const;
 
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-) {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a whole number from ${min} to ${max}, received "${value}"`,
-    );
-  }
-  return n;
-}
-
-function duration(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  let ms: number;
-  try {
-    ms = parseDuration(value, `--${flag}`);
-  } catch (error) {
-    throw new UsageError(`Invalid --${flag}: ${(error as Error).message}`);
-  }
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a positive finite duration, received "${value}"`,
-    );
-  }
-  return ms;
-}
-
 /**
  * Parses and validates the flags of `main.ts serve`.
  *
@@ -304,11 +270,5 @@ function cacheSettings(
   if (maxSize !== undefined && cache === undefined) {
     throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
   }
-  const bytes = maxSize === undefined ? undefined : parseByteSize(maxSize);
-  if (maxSize !== undefined && bytes === undefined) {
-    throw new UsageError(
-      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${maxSize}"`,
-    );
-  }
-  return { cache, cacheMaxSize: bytes };
+  return { cache, cacheMaxSize: maxSize === undefined ? undefined : cacheMaxSize(maxSize) };
 }
