@@ -357,3 +357,54 @@ Deno.test("AdaptivePolicy rejects a non-positive rpm", () => {
     );
   }
 });
+
+Deno.test("runPipeline's adaptive strategy learns a budget from a 429 and plans within it", async () => {
+  using time = new FakeTime();
+  const { GeminiApiError } = await import("./errors.ts");
+  let calls = 0;
+  const embedder = {
+    embed(texts: readonly string[]): Promise<number[][]> {
+      // The 10th call is refused for quota, once; its retry succeeds.
+      if (++calls === 10) {
+        return Promise.reject(
+          new GeminiApiError({ status: 429, code: "RESOURCE_EXHAUSTED", message: "quota" }),
+        );
+      }
+      return new Promise((resolve) => setTimeout(() => resolve(texts.map(() => [1])), 20));
+    },
+  };
+  async function* trickle() {
+    for (let i = 0; i < 40; i++) {
+      yield `t${i}`;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const departures: number[] = [];
+  const summary = await time.until(
+    runPipeline({
+      inputs: trickle(),
+      embedder,
+      strategy: "adaptive",
+      batchSize: 100,
+      timeout: 1000,
+      retry: { maxAttempts: 3, initialDelay: 200, random: () => 0.5 }, // a 100 ms retry delay
+      onBatch: (batch) => void departures.push(batch.emittedAt),
+      write: () => {},
+    }),
+    10,
+  );
+  assert.equal(summary.succeeded, 40);
+  assert.equal(summary.rateLimited, 1);
+  // Before the refusal a trickle goes out one item per call, 100 ms apart. The
+  // 429 is reported when the refused call settles (after its retry), when at
+  // most `learned + 1` batches have left: the
+  // budget becomes at most 90% of that a minute, and every batch from then on
+  // leaves at least 60 000 / budget ms after the one before.
+  const gaps = departures.slice(1).map((t, i) => t - departures[i]!);
+  assert.ok(gaps.slice(0, 8).every((gap) => gap < 1000), `early gaps ${gaps.slice(0, 8)}`);
+  const learned = gaps.findIndex((gap) => gap >= 1000);
+  assert.ok(learned >= 9 && learned <= 12, `first long gap at ${learned}: ${gaps}`);
+  const budget = Math.floor(0.9 * (learned + 1));
+  const after = gaps.slice(learned);
+  assert.ok(after.every((gap) => gap >= 60_000 / budget), `gaps after the 429: ${after}`);
+});

@@ -30,7 +30,7 @@ export interface Batch<T> {
   readonly reason: BatchReason;
   /** The batch's 0-based position in the stream. */
   readonly index: number;
-  /** When the batch's first item arrived (ms since the epoch, from `Date.now()`). */
+  /** When the batch's first item arrived: ms since the epoch, with a fraction (a monotonic clock; the faked `Date.now()` under test). */
   readonly openedAt: number;
   /** When the batch was emitted (ms since the epoch). `emittedAt - openedAt` is how long its first item waited. */
   readonly emittedAt: number;

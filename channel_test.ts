@@ -140,3 +140,80 @@ Deno.test("Channel rejects an invalid capacity", () => {
     });
   }
 });
+
+Deno.test("Channel.whenReadable wakes once the values asked for are there", async (t) => {
+  await t.step("at once when enough are buffered", () => {
+    const channel = new Channel<number>(4);
+    channel.trySend(1);
+    let wakes = 0;
+    channel.whenReadable(() => wakes++);
+    assert.equal(wakes, 1);
+  });
+  await t.step("on the value that reaches atLeast, once", () => {
+    const channel = new Channel<number>(8);
+    let wakes = 0;
+    channel.whenReadable(() => wakes++, 3);
+    channel.trySend(1);
+    channel.trySend(2);
+    assert.equal(wakes, 0);
+    channel.trySend(3);
+    channel.trySend(4);
+    assert.equal(wakes, 1);
+  });
+  await t.step("when the buffer is full, even short of atLeast", () => {
+    const channel = new Channel<number>(2);
+    let wakes = 0;
+    channel.whenReadable(() => wakes++, 10);
+    channel.trySend(1);
+    assert.equal(wakes, 0);
+    channel.trySend(2);
+    assert.equal(wakes, 1);
+  });
+  await t.step("when a sender waits on a rendezvous channel", async () => {
+    const channel = new Channel<string>(0);
+    let wakes = 0;
+    channel.whenReadable(() => wakes++);
+    const sent = channel.send("x");
+    assert.equal(wakes, 1);
+    assert.deepEqual(channel.tryReceive(), { ok: true, value: "x" });
+    await sent;
+  });
+  await t.step("on close", () => {
+    const channel = new Channel<number>(1);
+    let wakes = 0;
+    channel.whenReadable(() => wakes++);
+    channel.close();
+    assert.equal(wakes, 1);
+  });
+  await t.step("every waiter, each once; a repeated registration counts once", () => {
+    const channel = new Channel<number>(4);
+    const calls: string[] = [];
+    const a = () => calls.push("a");
+    const b = () => calls.push("b");
+    channel.whenReadable(a, 2);
+    channel.whenReadable(a, 2);
+    channel.whenReadable(b);
+    channel.trySend(1); // with two waiters, any value wakes both
+    channel.trySend(2);
+    assert.deepEqual(calls, ["a", "b"]);
+  });
+  await t.step("not after cancelWhenReadable", () => {
+    const channel = new Channel<number>(4);
+    const calls: string[] = [];
+    const a = () => calls.push("a");
+    const b = () => calls.push("b");
+    channel.whenReadable(a);
+    channel.whenReadable(b);
+    channel.cancelWhenReadable(a);
+    channel.cancelWhenReadable(b);
+    channel.trySend(1);
+    assert.deepEqual(calls, []);
+  });
+  await t.step("rejects a bad atLeast", () => {
+    const channel = new Channel<number>(1);
+    assert.throws(
+      () => channel.whenReadable(() => {}, 0),
+      (e) => e instanceof RangeError && e.message.includes("received 0"),
+    );
+  });
+});

@@ -9,7 +9,7 @@ import { now } from "./internal/clock.ts";
 import { Notifier } from "./internal/notifier.ts";
 import { type Batch, Batcher, type BatchStrategy } from "./batcher.ts";
 import { Channel } from "./channel.ts";
-import type { Embedder } from "./embedder.ts";
+import { type Embedder, type EmbedInput, inputText } from "./embedder.ts";
 import { EmbeddingBatcherClosedError } from "./errors.ts";
 import { EmbeddingMetrics, type EmbeddingStats } from "./metrics.ts";
 import { type ResilienceOptions, ResilientEmbedder } from "./resilience/resilient_embedder.ts";
@@ -72,9 +72,14 @@ interface Caller {
   reject(error: unknown): void;
 }
 
-/** One slot of a batch: a text and everyone waiting for its vector. */
+/** One slot of a batch: an input and everyone waiting for its vector. */
 interface Slot {
+  /** The input's text (a content's text part). */
   text: string;
+  /** What is sent. */
+  input: EmbedInput;
+  /** What identical waiting inputs share; `undefined` for media (never shared). */
+  key: string | undefined;
   enteredAt: number;
   callers: Set<Caller>;
   /** The abort controller of the call carrying it, once its batch is sent. */
@@ -173,23 +178,26 @@ export class EmbeddingBatcher implements AsyncDisposable {
   }
 
   /**
-   * Embeds one text, together with whatever other callers are embedding.
+   * Embeds one text (or an `EmbedContent`: a text with its own task type,
+   * title or media, for an embedder with `embedContents`), together with
+   * whatever other callers are embedding.
    *
-   * @param text The text to embed.
+   * @param text The text or content to embed.
    * @param options Withdrawal of this caller.
-   * @returns The text's vector.
-   * @throws {EmbeddingError} If the text got no vector (its code says why).
+   * @returns The input's vector.
+   * @throws {EmbeddingError} If the input got no vector (its code says why).
    * @throws {EmbeddingBatcherClosedError} If the batcher is closed.
    */
-  async embed(text: string, options: EmbeddingRequestOptions = {}): Promise<number[]> {
+  async embed(text: EmbedInput, options: EmbeddingRequestOptions = {}): Promise<number[]> {
     const { signal } = options;
     if (signal?.aborted) throw signal.reason;
     if (this.#closed) throw new EmbeddingBatcherClosedError();
-    let slot = this.#waiting.get(text);
+    const key = slotKey(text);
+    let slot = key === undefined ? undefined : this.#waiting.get(key);
     const fresh = slot === undefined;
     if (slot === undefined) {
-      slot = { text, enteredAt: now(), callers: new Set() };
-      this.#waiting.set(text, slot);
+      slot = { text: inputText(text), input: text, key, enteredAt: now(), callers: new Set() };
+      if (key !== undefined) this.#waiting.set(key, slot);
       this.#embedder.metrics.itemStarted();
     }
     const current = slot;
@@ -243,7 +251,9 @@ export class EmbeddingBatcher implements AsyncDisposable {
     if (slot.callers.size > 0) return;
     if (slot.call === undefined) {
       // Not sent yet: dropped when its batch forms; new callers get a new slot.
-      if (this.#waiting.get(slot.text) === slot) this.#waiting.delete(slot.text);
+      if (slot.key !== undefined && this.#waiting.get(slot.key) === slot) {
+        this.#waiting.delete(slot.key);
+      }
       return;
     }
     if (slot.call.slots.every((s) => s.callers.size === 0)) {
@@ -261,7 +271,9 @@ export class EmbeddingBatcher implements AsyncDisposable {
       const live: Slot[] = [];
       let dropped = 0;
       for (const slot of batch.items) {
-        if (this.#waiting.get(slot.text) === slot) this.#waiting.delete(slot.text);
+        if (slot.key !== undefined && this.#waiting.get(slot.key) === slot) {
+          this.#waiting.delete(slot.key);
+        }
         if (slot.callers.size > 0) live.push(slot);
         else dropped++;
       }
@@ -289,7 +301,7 @@ export class EmbeddingBatcher implements AsyncDisposable {
   async #send(slots: Slot[], signal: AbortSignal, batch: Batch<Slot>): Promise<boolean> {
     const metrics = this.#embedder.metrics;
     try {
-      const results = await this.#embedder.embedEach(slots.map((s) => s.text), {
+      const results = await this.#embedder.embedEach(slots.map((s) => s.input), {
         signal,
         batch: batch.index,
         reason: batch.reason,
@@ -315,4 +327,11 @@ export class EmbeddingBatcher implements AsyncDisposable {
       return false;
     }
   }
+}
+
+/** What identical waiting inputs share: the text, or a content's fields; none with media. */
+function slotKey(input: EmbedInput): string | undefined {
+  if (typeof input === "string") return input;
+  if (input.media !== undefined && input.media.length > 0) return undefined;
+  return `\u0000${JSON.stringify([input.text ?? "", input.taskType ?? null, input.title ?? null])}`;
 }

@@ -3,6 +3,7 @@ import { EmbeddingBatcher } from "./embedding_batcher.ts";
 import { EmbeddingBatcherClosedError, EmbeddingError, GeminiApiError } from "./errors.ts";
 import type { Embedder } from "./embedder.ts";
 import { FakeTime } from "./internal/fake_time.ts";
+import { now } from "./internal/clock.ts";
 
 function recording(options: { latencyMs?: number; bad?: string } = {}) {
   const calls: { texts: string[]; aborted: () => boolean }[] = [];
@@ -138,4 +139,25 @@ Deno.test("EmbeddingBatcher keeps at most `concurrency` calls in flight", async 
   assert.equal((await time.until(answers)).length, 20);
   assert.equal(peak, 2);
   await batcher.close();
+});
+
+Deno.test("EmbeddingBatcher with the adaptive strategy sends a lone text before the timeout", async () => {
+  using time = new FakeTime();
+  const calls: number[] = [];
+  const embedder: Embedder = {
+    embed(texts) {
+      calls.push(now());
+      return Promise.resolve(texts.map((t) => [t.length]));
+    },
+  };
+  const fixed = new EmbeddingBatcher({ embedder, timeout: "1s" });
+  const adaptive = new EmbeddingBatcher({ embedder, timeout: "1s", strategy: "adaptive" });
+  const a = adaptive.embed("alone");
+  const f = fixed.embed("alone");
+  assert.deepEqual(await time.until(a), [5]);
+  assert.ok(calls.length === 1 && calls[0]! < 1000, `adaptive sent at ${calls[0]} ms`);
+  assert.deepEqual(await time.until(f), [5]);
+  assert.equal(calls[1], 1000, "the fixed strategy waits out its timeout");
+  await adaptive.close();
+  await fixed.close();
 });

@@ -10,14 +10,25 @@
 const REDACTED = "[REDACTED]";
 
 /**
- * Replaces every occurrence of `secret` in `text` with `[REDACTED]`.
+ * Secrets at least this long are redacted wherever they occur; shorter ones
+ * only where they stand as a whole token, so that a one-letter test key does
+ * not turn "tokens" into "to[REDACTED]ens". (A real Gemini key is 39 characters.)
+ */
+const MIN_INFIX_SECRET = 6;
+
+/**
+ * Replaces occurrences of `secret` in `text` with `[REDACTED]`.
  *
- * An empty or missing secret leaves the text unchanged (replacing the empty
- * string would insert the marker between every character).
+ * A secret of 6 characters or more is replaced wherever it occurs, even
+ * inside a longer word or URL. A shorter one cannot be a real API key and
+ * would match inside ordinary words, so it is replaced only where it stands
+ * as a whole token (not next to a letter, digit, `_` or `-`), which is where
+ * a server would echo a key (`key=abc`, `API key abc not valid`). An empty or
+ * missing secret leaves the text unchanged.
  *
  * @param text The text that may contain the secret.
  * @param secret The secret to remove, such as an API key.
- * @returns `text` with every occurrence of `secret` replaced.
+ * @returns `text` with the secret replaced.
  *
  * @example Usage
  * ```ts
@@ -25,15 +36,18 @@ const REDACTED = "[REDACTED]";
  * import assert from "node:assert/strict";
  *
  * assert.equal(
- *   redactSecret("key=abc123&key=abc123", "abc123"),
- *   "key=[REDACTED]&key=[REDACTED]",
+ *   redactSecret("key=AIzaSyExample123&x=AIzaSyExample123", "AIzaSyExample123"),
+ *   "key=[REDACTED]&x=[REDACTED]",
  * );
+ * assert.equal(redactSecret("too many tokens; key=t", "t"), "too many tokens; key=[REDACTED]");
  * assert.equal(redactSecret("nothing to hide", undefined), "nothing to hide");
  * ```
  */
 export function redactSecret(text: string, secret: string | undefined): string {
   if (secret === undefined || secret === "") return text;
-  return text.replaceAll(secret, REDACTED);
+  if (secret.length >= MIN_INFIX_SECRET) return text.replaceAll(secret, REDACTED);
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`, "g"), REDACTED);
 }
 
 /**
@@ -325,4 +339,89 @@ export class EmbeddingBatcherClosedError extends Error {
     super("Cannot embed text: the embedding batcher is closed", options);
     this.name = "EmbeddingBatcherClosedError";
   }
+}
+
+/** The fields of a {@linkcode CircuitOpenError}. */
+export interface CircuitOpenErrorInit {
+  /**
+   * Why the run stopped: `"unreachable"` when no call had succeeded yet,
+   * `"outage"` when calls had succeeded and then failed for longer than the
+   * allowed outage.
+   */
+  kind: "unreachable" | "outage";
+  /** The host the calls went to, when known (`127.0.0.1:8080`, `generativelanguage.googleapis.com`). */
+  host: string | undefined;
+  /** What the last failure was, for people: `connection refused`, `dns error`, `no answer within 30s`. */
+  reason: string;
+  /** How many calls failed in a row. */
+  failures: number;
+  /** How long the calls had been failing, in milliseconds. */
+  outageMs: number;
+}
+
+/**
+ * Thrown (by `ResilientEmbedder.embedEach`, and so by `runPipeline` and
+ * `EmbeddingBatcher.embed`) when the circuit breaker stops all calls because
+ * every call would fail the same way: the service cannot be reached at all,
+ * or an outage outlasted `maxOutage`. Inputs not yet embedded are simply not
+ * done; nothing is recorded for them.
+ *
+ * @example Usage
+ * ```ts
+ * import { CircuitOpenError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CircuitOpenError({
+ *   kind: "unreachable",
+ *   host: "127.0.0.1:9",
+ *   reason: "connection refused",
+ *   failures: 3,
+ *   outageMs: 1200,
+ * });
+ * assert.equal(error.name, "CircuitOpenError");
+ * assert.equal(
+ *   error.message,
+ *   "Cannot reach 127.0.0.1:9: connection refused (3 calls failed in a row, none had succeeded)",
+ * );
+ * ```
+ */
+export class CircuitOpenError extends Error {
+  /** `"unreachable"` (no call ever succeeded) or `"outage"` (calls failed for longer than allowed). */
+  readonly kind: "unreachable" | "outage";
+  /** The host the calls went to, when known. */
+  readonly host: string | undefined;
+  /** What the last failure was, for people. */
+  readonly reason: string;
+  /** How many calls failed in a row. */
+  readonly failures: number;
+  /** How long the calls had been failing, in milliseconds. */
+  readonly outageMs: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param init Why, where, how many failures and for how long.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(init: CircuitOpenErrorInit, options?: ErrorOptions) {
+    const where = init.host ?? "the embedding service";
+    const detail = init.kind === "unreachable"
+      ? `${init.failures} calls failed in a row, none had succeeded`
+      : `calls failed for ${formatSeconds(init.outageMs)} after earlier calls had succeeded`;
+    super(`Cannot reach ${where}: ${init.reason} (${detail})`, options);
+    this.name = "CircuitOpenError";
+    this.kind = init.kind;
+    this.host = init.host;
+    this.reason = init.reason;
+    this.failures = init.failures;
+    this.outageMs = init.outageMs;
+  }
+}
+
+/** `1.5s`, `42s`, `5m 0s`: a duration for messages. */
+function formatSeconds(ms: number): string {
+  const seconds = Math.round(ms / 100) / 10;
+  if (seconds < 60) return `${seconds}s`;
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)}m ${whole % 60}s`;
 }

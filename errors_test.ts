@@ -104,3 +104,15 @@ Deno.test("MissingApiKeyError explains how to supply a key", () => {
   assert.equal(custom.message, "Cannot run: no key");
   assert.equal(custom.cause, cause);
 });
+
+Deno.test("redactSecret keeps messages readable for a short key and still hides it", () => {
+  const message = "Request has too many tokens for key t (t) in text; keep going";
+  assert.equal(
+    redactSecret(message, "t"),
+    "Request has too many tokens for key [REDACTED] ([REDACTED]) in text; keep going",
+  );
+  assert.equal(redactSecret("key=ab-cd&x=1", "ab-cd"), "key=[REDACTED]&x=1");
+  assert.equal(redactSecret("abc-def", "abc"), "abc-def", "part of a longer token: not the key");
+  const real = "AIzaSyD-example_key_0123456789abcdefghi";
+  assert.equal(redactSecret(`url?key=${real}x`, real), "url?key=[REDACTED]x");
+});

@@ -17,6 +17,7 @@
 
 import {
   EXIT,
+  HELP_HINT,
   type MainIO,
   parseCliArgs,
   processIO,
@@ -56,7 +57,7 @@ export async function main(args: string[], io: MainIO = processIO): Promise<numb
     options = parseCliArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`embatch: ${error.message}\n\n${USAGE}`);
+    io.stderr(`embatch: ${error.message}\n${HELP_HINT}`);
     return EXIT.usage;
   }
   if (options.help) {

@@ -22,7 +22,7 @@ export interface CallRecord {
   reason?: BatchReason;
   /** How many texts the call carried. */
   texts: number;
-  /** Their estimated tokens, as reserved against the tokens-per-minute quota. */
+  /** Their estimated tokens, as reserved against the tokens-per-minute quota (0 without one: texts are then estimated only when they may be over the per-text limit). */
   tokens: number;
   /** How many requests were made, the first included. */
   attempts: number;
@@ -64,9 +64,9 @@ export interface EmbeddingStats {
   pending: number;
   /** Requests sent (attempts), retries included. */
   calls: number;
-  /** Requests that were retries. */
+  /** Requests that were retries, counting retries of calls still in progress. */
   retries: number;
-  /** Requests answered with 429 (quota exhausted): failures coded `RESOURCE_EXHAUSTED` or `HTTP_429`. */
+  /** Requests answered with 429 (quota exhausted): failures coded `RESOURCE_EXHAUSTED` or `HTTP_429`, as they happen. */
   rateLimited: number;
   /** Requests that failed, for any reason. */
   callErrors: number;
@@ -110,6 +110,11 @@ export class EmbeddingMetrics {
   #retries = 0;
   #rateLimited = 0;
   #callErrors = 0;
+  // Retries and 429s of calls still in progress (see attemptFailed), so that
+  // the totals move as they happen, not only when the call ends.
+  #liveRetries = 0;
+  #liveRateLimited = 0;
+  #liveFailures = 0;
   // Exact samples while there are few (tests and small runs get exact
   // percentiles); past EXACT_SAMPLES only the fixed-size histogram is kept,
   // so memory does not grow with the number of items.
@@ -164,6 +169,20 @@ export class EmbeddingMetrics {
   }
 
   /**
+   * Counts a failed attempt of a call still in progress, as it happens: a 429
+   * at once, and a retry when one will follow. {@linkcode EmbeddingMetrics.recordCall}
+   * then takes them over, so nothing is counted twice.
+   *
+   * @param code The attempt's error code, such as `RESOURCE_EXHAUSTED`.
+   * @param retrying Whether the call will be tried again.
+   */
+  attemptFailed(code: string, retrying: boolean): void {
+    if (isRateLimited(code)) this.#liveRateLimited++;
+    if (retrying) this.#liveRetries++;
+    this.#liveFailures++;
+  }
+
+  /**
    * Adds a call's attempts to the totals.
    *
    * @param record The finished call.
@@ -172,8 +191,12 @@ export class EmbeddingMetrics {
     this.#calls += record.attempts;
     this.#retries += record.attempts - 1;
     this.#callErrors += record.failures.length;
+    this.#liveRetries = Math.max(0, this.#liveRetries - (record.attempts - 1));
+    this.#liveFailures = Math.max(0, this.#liveFailures - record.failures.length);
     for (const code of record.failures) {
-      if (code === "RESOURCE_EXHAUSTED" || code === "HTTP_429") this.#rateLimited++;
+      if (!isRateLimited(code)) continue;
+      this.#rateLimited++;
+      this.#liveRateLimited = Math.max(0, this.#liveRateLimited - 1);
     }
   }
 
@@ -199,10 +222,10 @@ export class EmbeddingMetrics {
       failed: this.#failed,
       cancelled: this.#cancelled,
       pending: this.#pending(),
-      calls: this.#calls,
-      retries: this.#retries,
-      rateLimited: this.#rateLimited,
-      callErrors: this.#callErrors,
+      calls: this.#calls + this.#liveFailures,
+      retries: this.#retries + this.#liveRetries,
+      rateLimited: this.#rateLimited + this.#liveRateLimited,
+      callErrors: this.#callErrors + this.#liveFailures,
       itemLatencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
     };
   }
@@ -210,4 +233,8 @@ export class EmbeddingMetrics {
   #pending(): number {
     return this.#items - this.#succeeded - this.#failed - this.#cancelled;
   }
+}
+
+function isRateLimited(code: string): boolean {
+  return code === "RESOURCE_EXHAUSTED" || code === "HTTP_429";
 }

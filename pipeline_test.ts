@@ -299,3 +299,25 @@ Deno.test("runPipeline embeds a text taken from structured inputs", async () => 
   });
   assert.deepEqual(out, [["a", [5, 104]], ["b", [2, 104]]]);
 });
+
+Deno.test("runPipeline measures item latency from entry even when batches finish out of order", async () => {
+  using time = new FakeTime();
+  // The first batch takes 300 ms, every later one 10 ms: results arrive out of order.
+  const embedder = {
+    embed: (texts: readonly string[]) =>
+      new Promise<number[][]>((resolve) =>
+        setTimeout(() => resolve(texts.map(() => [1])), texts[0] === "t0" ? 300 : 10)
+      ),
+  };
+  const summary = await time.until(runPipeline({
+    inputs: Array.from({ length: 40 }, (_, i) => `t${i}`),
+    embedder,
+    batchSize: 10,
+    ordered: false,
+    write: () => {},
+  }));
+  assert.equal(summary.succeeded, 40);
+  // Every item entered at 0: 30 finished at 10 ms, the first 10 at 300 ms.
+  assert.equal(summary.itemLatencyMs.p50, 10);
+  assert.equal(summary.itemLatencyMs.max, 300);
+});

@@ -6,8 +6,12 @@
  */
 
 import { now } from "../internal/clock.ts";
+import { Deque } from "../internal/deque.ts";
 import { sleep } from "../internal/sleep.ts";
 import { GeminiApiError } from "../errors.ts";
+import { applyTask, DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
+import { normalize } from "../gemini/normalize.ts";
+import type { GeminiTaskType } from "../gemini/task_types.ts";
 import { estimateTokens } from "../resilience/tokens.ts";
 import { BatchApiClient, isTransient, type JobStatus, TERMINAL_STATES } from "./client.ts";
 import {
@@ -21,10 +25,12 @@ import { jobLine, parseResultItem, parseResultLine, type ResultLine } from "./jo
 
 /** One text to embed. */
 export interface BatchInput {
-  /** The input's id, given back with its result; unique within the run. */
-  id: string | number;
+  /** The input's id, given back with its result; unique within the run (a bigint: an integer beyond 2^53). */
+  id: string | number | bigint;
   /** The text. */
   text: string;
+  /** A document's title, sent with the `RETRIEVAL_DOCUMENT` task type the way the model wants it. */
+  title?: string;
 }
 
 /** Why an input has no embedding. */
@@ -41,8 +47,8 @@ export interface BatchRecordError {
 
 /** The one result of one input. */
 export type BatchResult =
-  | { id: string | number; embedding: number[]; tokens?: number }
-  | { id: string | number; error: BatchRecordError };
+  | { id: string | number | bigint; embedding: number[]; tokens?: number }
+  | { id: string | number | bigint; error: BatchRecordError };
 
 /** A snapshot of a run, given to {@linkcode EmbedWithBatchApiOptions.onProgress}. */
 export interface BatchProgress {
@@ -79,13 +85,24 @@ export interface EmbedWithBatchApiOptions {
   /**
    * The embedding model.
    *
-   * @default {"gemini-embedding-001"}
+   * @default {DEFAULT_MODEL} (`gemini/models.ts`: gemini-embedding-2)
    */
   model?: string;
-  /** The vector length to ask for and to check; the model's full 3072 when unset. */
+  /** The vector length to ask for and to check; the model's default (3072) when unset. */
   dimensions?: number;
-  /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
-  taskType?: string;
+  /**
+   * Scale every vector to unit length, as online runs do (`GeminiEmbedder`):
+   * gemini-embedding-001 returns unit length only at its full size.
+   *
+   * @default {true}
+   */
+  normalize?: boolean;
+  /**
+   * Gemini's task type, such as `RETRIEVAL_DOCUMENT`, sent the way the model
+   * wants it (`applyTask` of `gemini/models.ts`): a `taskType` field for
+   * gemini-embedding-001, Google's instruction in the text for gemini-embedding-2.
+   */
+  taskType?: GeminiTaskType;
   /**
    * The API's base URL.
    *
@@ -185,8 +202,6 @@ export interface EmbedWithBatchApiOptions {
   random?: () => number;
 }
 
-/** The vector length when no dimensions are asked for. */
-const FULL_DIMENSIONS = 3072;
 /** Errors of a result line that another attempt cannot fix. */
 const PERMANENT = new Set([400, 403, 404]);
 
@@ -270,7 +285,7 @@ type Settings = Required<
 
 function resolve(options: EmbedWithBatchApiOptions): Settings {
   const settings: Settings = {
-    model: (options.model ?? "gemini-embedding-001").replace(/^models\//, ""),
+    model: (options.model ?? DEFAULT_MODEL).replace(/^models\//, ""),
     jobMaxTokens: options.jobMaxTokens ?? 100_000,
     maxEnqueuedTokens: options.maxEnqueuedTokens ?? 500_000,
     pollInterval: options.pollInterval ?? 30_000,
@@ -315,9 +330,7 @@ function resolve(options: EmbedWithBatchApiOptions): Settings {
 }
 
 /** An input held in memory while a job has it. */
-interface Slot {
-  id: string | number;
-  text: string;
+interface Slot extends BatchInput {
   member: JobMember;
 }
 
@@ -341,7 +354,10 @@ class BatchRun {
   readonly #journal: Journal | undefined;
   readonly #reader: AsyncIterator<BatchInput> | Iterator<BatchInput>;
   readonly #open = new Map<number, LiveJob>();
-  readonly #retry: Slot[] = [];
+  /** Inputs waiting for a later job, oldest first. */
+  readonly #retry = new Deque<Slot>();
+  /** An input taken for a job it did not fit in: the next job's first. */
+  #carry: Slot | undefined;
   readonly #startedAt = now();
   readonly #progress: BatchProgress = {
     jobs: {},
@@ -393,7 +409,7 @@ class BatchRun {
       this.#report();
       if (
         this.#open.size === 0 && this.#waiting === undefined && this.#inputsDone &&
-        this.#retry.length === 0
+        this.#retry.length === 0 && this.#carry === undefined
       ) {
         return;
       }
@@ -534,7 +550,8 @@ class BatchRun {
     const slots = new Map<string, Slot>();
     let tokens = 0;
     while (tokens < this.#jobTokens) {
-      let slot = this.#retry.shift();
+      let slot = this.#carry ?? this.#retry.shift();
+      this.#carry = undefined;
       if (slot === undefined) {
         const input = await this.#read();
         if (input === undefined) break;
@@ -546,7 +563,7 @@ class BatchRun {
       }
       const cost = estimateTokens(slot.text);
       if (slots.size > 0 && tokens + cost > this.#jobTokens) {
-        this.#retry.unshift(slot);
+        this.#carry = slot;
         break;
       }
       slots.set(String(slot.member.ordinal), slot);
@@ -602,7 +619,7 @@ class BatchRun {
         // project's cap. Give it up and plan smaller jobs from its inputs.
         this.#waiting = undefined;
         this.#jobTokens = Math.max(1, Math.floor(job.tokens / 2));
-        await this.#finish(job, "SPLIT", [...job.slots.values()], true);
+        await this.#finish(job, "SPLIT", [...job.slots.values()]);
         return;
       } else {
         this.#waiting = job;
@@ -615,12 +632,17 @@ class BatchRun {
   async #submit(job: LiveJob, reuploaded = false): Promise<boolean> {
     if (job.file === undefined) {
       const lines: string[] = [];
-      const request = {
-        model: this.#settings.model,
-        ...(this.#options.dimensions !== undefined && { dimensions: this.#options.dimensions }),
-        ...(this.#options.taskType !== undefined && { taskType: this.#options.taskType }),
-      };
-      for (const [key, slot] of job.slots) lines.push(jobLine(key, slot.text, request));
+      const { dimensions, taskType } = this.#options;
+      const profile = modelProfile(this.#settings.model);
+      for (const [key, slot] of job.slots) {
+        const task = applyTask(profile, slot.text, taskType, slot.title);
+        lines.push(jobLine(key, task.text, {
+          model: this.#settings.model,
+          ...(dimensions !== undefined && { dimensions }),
+          ...(task.taskType !== undefined && { taskType: task.taskType }),
+          ...(task.title !== undefined && { title: task.title }),
+        }));
+      }
       job.file = await this.#client.uploadJobFile(new Blob(lines), job.displayName);
       await this.#journal?.append({ t: "file", seq: job.seq, file: job.file });
     }
@@ -699,7 +721,8 @@ class BatchRun {
   async *#collect(job: LiveJob): AsyncGenerator<BatchResult, void, undefined> {
     const status = job.status!;
     const retry: Slot[] = [];
-    const expected = this.#options.dimensions ?? FULL_DIMENSIONS;
+    const expected = this.#options.dimensions ??
+      modelProfile(this.#settings.model).defaultDimensions;
     const handle = (line: ResultLine): BatchResult | undefined => {
       const slot = job.slots.get(line.key);
       if (slot === undefined) return undefined; // not ours, or a repeated key
@@ -709,7 +732,7 @@ class BatchRun {
         this.#progress.tokens += line.tokens ?? estimateTokens(slot.text);
         return {
           id: slot.id,
-          embedding: line.values,
+          embedding: this.#options.normalize === false ? line.values : normalize(line.values),
           ...(line.tokens !== undefined && { tokens: line.tokens }),
         };
       }
@@ -802,7 +825,7 @@ class BatchRun {
   }
 
   /** Records a job as done (after the caller's flush), queues its retries, deletes its files. */
-  async #finish(job: LiveJob, state: string, retry: Slot[], first = false): Promise<void> {
+  async #finish(job: LiveJob, state: string, retry: Slot[]): Promise<void> {
     await this.#options.beforeCommit?.();
     await this.#journal?.append({
       t: "done",
@@ -811,8 +834,7 @@ class BatchRun {
       retry: packMembers(retry.map((slot) => slot.member)),
     });
     this.#open.delete(job.seq);
-    if (first) this.#retry.unshift(...retry);
-    else this.#retry.push(...retry);
+    for (const slot of retry) this.#retry.push(slot);
     this.#progress.jobsDone++;
     const files = [job.file, job.status?.resultFile].filter((name) => name !== undefined);
     for (const file of files) await this.#client.deleteFile(file).catch(() => {});
@@ -847,7 +869,7 @@ function hashIds(slots: Map<string, Slot>): string {
   const sorted = [...slots.values()].sort((a, b) => a.member.ordinal - b.member.ordinal);
   let hash = 0x811c9dc5;
   for (const { id, member } of sorted) {
-    const text = `${member.ordinal}:${JSON.stringify(id)};`;
+    const text = `${member.ordinal}:${typeof id === "bigint" ? String(id) : JSON.stringify(id)};`;
     for (let i = 0; i < text.length; i++) {
       hash ^= text.charCodeAt(i);
       hash = Math.imul(hash, 0x01000193);

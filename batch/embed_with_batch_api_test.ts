@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeTime } from "../internal/fake_time.ts";
+import { normalize } from "../gemini/normalize.ts";
 import {
   createSimulatorHandler,
   simulatedEmbedding,
@@ -30,6 +31,7 @@ function options(extra: Partial<EmbedWithBatchApiOptions> = {}): EmbedWithBatchA
   return {
     apiKey: "key",
     baseUrl: BASE,
+    model: MODEL,
     dimensions: 4,
     pollInterval: 1000,
     jobMaxTokens: 60,
@@ -74,7 +76,11 @@ Deno.test("embedWithBatchApi runs many jobs and matches shuffled results by key"
   const byId = new Map(inputs.map((input) => [input.id, input.text]));
   for (const result of results) {
     assert.ok("embedding" in result, JSON.stringify(result));
-    assert.deepEqual(result.embedding, simulatedEmbedding(byId.get(result.id)!, 4, MODEL));
+    // 001 at 4 values comes back shorter than unit length; results are normalised.
+    assert.deepEqual(
+      result.embedding,
+      normalize(simulatedEmbedding(byId.get(result.id)!, 4, MODEL)),
+    );
   }
   const stats = handler.batch.stats;
   assert.ok(stats.jobsCreated >= 10, `${stats.jobsCreated} jobs`);
@@ -193,6 +199,21 @@ Deno.test("embedWithBatchApi rejects vectors of the wrong length", async () => {
   assert.equal(bad.error.code, "WRONG_DIMENSIONS");
   assert.match(bad.error.message, /3 values, expected 4/);
   assert.ok(results.filter((r) => "embedding" in r).length === 2);
+});
+
+Deno.test("embedWithBatchApi scales vectors to unit length unless told not to", async (t) => {
+  // gemini-embedding-001's reduced vectors (and the simulator's) are not unit length.
+  const raw = simulatedEmbedding("document number 0", 4, MODEL);
+  assert.ok(Math.abs(Math.hypot(...raw) - 1) > 1e-3);
+  for (const normalized of [true, false]) {
+    await t.step(`normalize: ${normalized}`, async () => {
+      using time = new FakeTime();
+      using _fetch = routeFetchTo(simulator());
+      const [result] = await collect(time, corpus(1), options({ normalize: normalized }));
+      assert.ok(result !== undefined && "embedding" in result);
+      assert.deepEqual(result.embedding, normalized ? normalize(raw) : raw);
+    });
+  }
 });
 
 Deno.test("embedWithBatchApi cancels and reports a job past the job deadline", async () => {
@@ -341,6 +362,41 @@ Deno.test("cancelBatchJobs cancels a run's unfinished jobs; a resumed run submit
     assert.ok(handler.batch.stats.jobsCreated > created);
   } finally {
     await Deno.remove(journal);
+  }
+});
+
+Deno.test("embedWithBatchApi sends a task type the way the model wants it", async (t) => {
+  for (
+    const [model, expected] of [
+      ["gemini-embedding-2", "task: search result | query: document number 0"],
+      ["gemini-embedding-001", "document number 0"],
+    ] as const
+  ) {
+    await t.step(model, async () => {
+      using time = new FakeTime();
+      const sent: unknown[] = [];
+      const handler = simulator();
+      using _fetch = routeFetchTo(async (request) => {
+        if (new URL(request.url).searchParams.has("upload_id")) {
+          sent.push(...(await request.clone().text()).trim().split("\n").map((l) => JSON.parse(l)));
+        }
+        return handler(request);
+      });
+      const results = await collect(
+        time,
+        corpus(1),
+        options({ model, taskType: "RETRIEVAL_QUERY" }),
+      );
+      assert.deepEqual(
+        results.map((r) => "embedding" in r && r.embedding),
+        [normalize(simulatedEmbedding(expected, 4, model))], // normalised unless normalize: false
+      );
+      const request = (sent[0] as { request: Record<string, unknown> }).request;
+      assert.equal(
+        request.taskType,
+        model === "gemini-embedding-001" ? "RETRIEVAL_QUERY" : undefined,
+      );
+    });
   }
 });
 

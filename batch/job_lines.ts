@@ -15,6 +15,8 @@ export interface JobRequestOptions {
   dimensions?: number;
   /** Gemini's task type, such as `RETRIEVAL_DOCUMENT`. */
   taskType?: string;
+  /** A document's title (gemini-embedding-001, with `RETRIEVAL_DOCUMENT`). */
+  title?: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export function jobLine(key: string, text: string, options: JobRequestOptions): 
   const model = options.model.startsWith("models/") ? options.model : `models/${options.model}`;
   const request: Record<string, unknown> = { model, content: { parts: [{ text }] } };
   if (options.taskType !== undefined) request.taskType = options.taskType;
+  if (options.title !== undefined) request.title = options.title;
   if (options.dimensions !== undefined) request.outputDimensionality = options.dimensions;
   return `${JSON.stringify({ key, request })}\n`;
 }

@@ -3,7 +3,7 @@ import { jobLine, parseResultItem, parseResultLine } from "./job_lines.ts";
 
 Deno.test("jobLine writes the key and an EmbedContentRequest", () => {
   const line = jobLine("3", 'a "quoted"\ntext', {
-    model: "models/gemini-embedding-2",
+    model: "models/gemini-embedding-001",
     taskType: "RETRIEVAL_DOCUMENT",
   });
   assert.ok(line.endsWith("\n"));
@@ -11,10 +11,26 @@ Deno.test("jobLine writes the key and an EmbedContentRequest", () => {
   assert.deepEqual(JSON.parse(line), {
     key: "3",
     request: {
-      model: "models/gemini-embedding-2",
+      model: "models/gemini-embedding-001",
       content: { parts: [{ text: 'a "quoted"\ntext' }] },
       taskType: "RETRIEVAL_DOCUMENT",
     },
+  });
+});
+
+Deno.test("jobLine carries a title for gemini-embedding-001's documents", () => {
+  const line = jobLine("1", "body", {
+    model: "gemini-embedding-001",
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    dimensions: 768,
+  });
+  assert.deepEqual(JSON.parse(line).request, {
+    model: "models/gemini-embedding-001",
+    content: { parts: [{ text: "body" }] },
+    taskType: "RETRIEVAL_DOCUMENT",
+    title: "Help",
+    outputDimensionality: 768,
   });
 });
 

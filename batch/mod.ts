@@ -28,4 +28,4 @@ export * from "./cancel_jobs.ts";
 export * from "./client.ts";
 export * from "./journal.ts";
 export * from "./job_lines.ts";
-export * from "./prices.ts";
+export * from "./cost.ts";

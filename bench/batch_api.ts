@@ -19,6 +19,8 @@
  *    pending, then run again with `--resume`; the output is checked and the
  *    simulator's counters show whether any job was created twice for the same
  *    inputs and whether any text was embedded (paid for) twice.
+ * 3. The same 100,000 lines and faults with `--simulate` (the in-process
+ *    simulator), end to end without a kill.
  *
  * Everything is deleted at the end.
  */
@@ -260,10 +262,54 @@ async function killAndResume(dir: string): Promise<void> {
   }
 }
 
+async function simulatedWithFaults(dir: string): Promise<void> {
+  const count = 100_000;
+  console.log(
+    `3. ${n(count)} lines with --simulate: jobs of 2 s + 2 s, 1% error lines, job 3 failing, ` +
+      "--job-max-tokens 20000",
+  );
+  const corpus = `${dir}/corpus-simulate.jsonl`;
+  const out = `${dir}/out-simulate.jsonl`;
+  await writeCorpus(corpus, count);
+  const result = await run([
+    "--input",
+    corpus,
+    "--output",
+    out,
+    "--batch-api",
+    "--simulate",
+    "--simulate-batch-pending",
+    "2s",
+    "--simulate-batch-running",
+    "2s",
+    "--simulate-batch-error-lines",
+    "0.01",
+    "--simulate-batch-fail-jobs",
+    "3",
+    "--job-max-tokens",
+    "20000",
+    "--max-enqueued-tokens",
+    "200000",
+    "--poll-interval",
+    "500ms",
+    "--progress-interval",
+    "1h",
+    "--dimensions",
+    `${DIMENSIONS}`,
+  ]);
+  if (result.code !== 0) throw new Error(`run failed (${result.code}): ${result.log}`);
+  console.log(
+    `  ${result.seconds.toFixed(1)} s, peak RSS ${(result.peakKb / 1024).toFixed(0)} MiB`,
+  );
+  console.log(`  ${summaryLine(result.log, /^\s*jobs:/)}`);
+  console.log(`  ${await verify(out, count)}`);
+}
+
 const dir = await Deno.makeTempDir({ prefix: "embatch-batch-bench-" });
 try {
   await memoryRuns(dir);
   await killAndResume(dir);
+  await simulatedWithFaults(dir);
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

@@ -3,6 +3,16 @@
  * corpus sizes, and of a run killed half-way and resumed.
  *
  *   deno run --allow-run --allow-read --allow-write --allow-env bench/cli_memory.ts [sizes...]
+ *     [--external] [--main PATH] [--no-resume]
+ *
+ * With --external the simulator runs in its own process (`simulator/cli.ts`),
+ * and the corpus run calls it over loopback with `--base-url` and a dummy key,
+ * as it would the API: the run's time and peak memory are then the CLI's
+ * alone. --main runs another checkout's main.ts (to measure before and after
+ * a change in one session; pass --model too when the two checkouts' default
+ * models differ); --no-resume skips the kill-and-resume check; --no-verify
+ * skips checking the vectors (for a checkout whose vectors this one's
+ * simulatedEmbedding no longer matches, e.g. before client-side normalization).
  *
  * For each size (default 100000, 1000000 and 3000000) it writes a JSONL corpus to a
  * temporary directory, runs `main.ts --input corpus.jsonl --output out.jsonl
@@ -19,11 +29,24 @@
  * Everything is deleted at the end.
  */
 
+import { parseArgs } from "node:util";
 import { simulatedEmbedding } from "../simulator/server.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const { values: flags, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    external: { type: "boolean", default: false },
+    main: { type: "string" },
+    model: { type: "string" },
+    "no-resume": { type: "boolean", default: false },
+    "no-verify": { type: "boolean", default: false },
+  },
+});
+const MAIN = flags.main ?? new URL("../main.ts", import.meta.url).pathname;
+const SIMULATOR = new URL("../simulator/cli.ts", import.meta.url).pathname;
 const DIMENSIONS = 8;
-const sizes = Deno.args.length > 0 ? Deno.args.map(Number) : [100_000, 1_000_000, 3_000_000];
+const sizes = positionals.length > 0 ? positionals.map(Number) : [100_000, 1_000_000, 3_000_000];
 
 const text = (i: number) =>
   `Document ${i}: a sentence about topic ${i % 997} with some filler words ${
@@ -60,13 +83,46 @@ function command(args: string[], timed = HAVE_TIME) {
     MAIN,
     ...args,
   ];
-  const [program, ...rest] = timed ? ["/usr/bin/time", "-f", "maxrss_kb=%M", ...deno] : deno;
+  const [program, ...rest] = timed
+    ? ["/usr/bin/time", "-f", "maxrss_kb=%M cpu_s=%U+%S", ...deno]
+    : deno;
   return new Deno.Command(program!, {
     args: rest,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
+    ...(flags.external && { env: { GEMINI_API_KEY: "bench-key" } }),
   });
+}
+
+/** Starts the simulator in its own process; resolves with its URL and a stop function. */
+async function startExternalSimulator() {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-env", SIMULATOR, "--port", "0"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`the simulator exited before listening: ${seen}`);
+    seen += value;
+    url = /listening on (http:\/\/\S+)/.exec(seen)?.[1];
+  }
+  const draining = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await draining;
+      await child.status;
+    },
+  };
 }
 
 /** Samples the child's (or, under /usr/bin/time, its child's) VmHWM until it exits. */
@@ -105,7 +161,9 @@ async function run(args: string[]) {
   const seconds = (performance.now() - started) / 1000;
   const log = new TextDecoder().decode(stderr);
   const reported = Number(/maxrss_kb=(\d+)/.exec(log)?.[1] ?? 0);
-  return { code, seconds, peakKb: Math.max(sampled, reported), log };
+  const cpu = /cpu_s=([\d.]+)\+([\d.]+)/.exec(log);
+  const cpuSeconds = cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN;
+  return { code, seconds, cpuSeconds, peakKb: Math.max(sampled, reported), log };
 }
 
 /** Streams the output file: one record per id, each with its text's vector. */
@@ -135,9 +193,12 @@ async function verify(path: string, count: number): Promise<string> {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "embatch-bench-" });
+const simulator = flags.external ? await startExternalSimulator() : undefined;
 try {
   console.log(
-    `embatch corpus-run benchmark: --simulate --dimensions ${DIMENSIONS}, default batch size (100); ` +
+    `embatch corpus-run benchmark of ${MAIN}: ${
+      simulator ? `simulator in its own process (${simulator.url})` : "--simulate (in process)"
+    }, --dimensions ${DIMENSIONS}, default batch size (100); ` +
       `peak memory ${HAVE_TIME ? "from /usr/bin/time (maxrss) and " : ""}VmHWM sampled from /proc`,
   );
   for (const [index, count] of sizes.entries()) {
@@ -149,9 +210,10 @@ try {
       corpus,
       "--output",
       out,
-      "--simulate",
+      ...(simulator ? ["--base-url", simulator.url] : ["--simulate"]),
       "--dimensions",
       `${DIMENSIONS}`,
+      ...(flags.model ? ["--model", flags.model] : []),
     ];
     const full = await run([...common, "--quiet", "--overwrite"]);
     if (full.code !== 0) throw new Error(`run failed (${full.code}): ${full.log}`);
@@ -163,16 +225,23 @@ try {
         } MiB, ` +
         `${full.seconds.toFixed(1)} s, ${
           Math.round(count / full.seconds).toLocaleString("en-US")
-        } lines/s`,
+        } lines/s` + (Number.isNaN(full.cpuSeconds)
+          ? ""
+          : `; CLI process CPU ${full.cpuSeconds.toFixed(1)} s (user+sys), ${
+            Math.round(count / full.cpuSeconds).toLocaleString("en-US")
+          } lines per CPU-second`),
     );
-    console.log(`  ${await verify(out, count)}`);
+    if (!flags["no-verify"]) {
+      console.log(`  ${await verify(out, count)}`);
+    }
 
-    if (index === 0) {
+    if (index === 0 && !flags["no-resume"]) {
       // Kill half-way, then resume.
       await Deno.remove(out);
       const child = command([...common, "--quiet"], false).spawn();
       while (true) {
-        const size = await Deno.stat(out).then((s) => s.size, () => 0);
+        const size = await Deno.stat(out).then((s) =>
+          s.size, () => 0);
         if (size >= outBytes / 2) break;
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -192,5 +261,6 @@ try {
     await Deno.remove(corpus);
   }
 } finally {
+  await simulator?.stop();
   await Deno.remove(dir, { recursive: true });
 }

@@ -1,7 +1,7 @@
 // Internal: the progress line and the summary of a --batch-api corpus run.
 
 import type { BatchProgress } from "../batch/embed_with_batch_api.ts";
-import { estimateCost, PRICES_AS_OF } from "../batch/prices.ts";
+import { estimateCost } from "../batch/cost.ts";
 
 /** What the CLI counts beside the engine's progress. */
 export interface BatchCounts {
@@ -59,15 +59,8 @@ export function summarizeBatch(
       n(progress.createsRefused)
     } creates refused at the cap (429)`,
   ];
-  const cost = estimateCost(
-    model,
-    progress.tokens,
-    price === undefined ? undefined : {
-      interactive: price,
-      batch: price / 2,
-    },
-  );
-  const dated = price === undefined ? `prices of ${PRICES_AS_OF}` : `--price ${price}`;
+  const cost = estimateCost(model, progress.tokens, price);
+  const dated = price !== undefined ? `--price ${price}` : `prices of ${cost?.asOf}`;
   lines.push(
     `  tokens: ${n(progress.tokens)} billed` +
       (cost === undefined

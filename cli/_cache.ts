@@ -64,12 +64,18 @@ function describeCacheError(error: unknown): string {
   return describeFileError(error);
 }
 
+/**
+ * The model as the cache keys it: vectors kept as returned (`--no-normalize`)
+ * must not be served as normalised ones, or the other way round.
+ */
+export function cacheModel(model: string, normalize: boolean): string {
+  return normalize ? model : `${model}#as-returned`;
+}
+
 /** What determines a corpus run's vectors besides the text. */
 export function keyContext(options: CliOptions): CacheKeyContext {
   return {
-    // Vectors written as returned (--no-normalize) must not be served as
-    // normalised ones, or the other way round.
-    model: options.normalize ? options.model : `${options.model}#as-returned`,
+    model: cacheModel(options.model, options.normalize),
     ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
     ...(options.taskType !== undefined && { taskType: options.taskType }),
   };

@@ -27,6 +27,9 @@ export function describeError(error: unknown): string {
 export function describeFileError(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable && /requires all access/i.test(error.message)) {
+    return "not permitted: Deno opens a device file only with --allow-all";
+  }
   if (error instanceof Deno.errors.NotCapable) {
     return `not permitted (${
       error.message.replace(/, run again with.*$/, "")

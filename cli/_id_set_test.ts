@@ -38,3 +38,20 @@ Deno.test("IdSet agrees with a Set over many random ids", () => {
     assert.equal(set.has(id), reference.has(id), String(id));
   }
 });
+
+Deno.test("IdSet agrees with a Set over random non-ASCII ids", () => {
+  const random = seededRandom(7);
+  const alphabet = ["a", "Z", "0", "é", "ß", "Ж", "猫", "€", "😀", "👍🏽", "\u0000", "\uffff"];
+  const set = new IdSet();
+  const reference = new Set<string>();
+  for (let i = 0; i < 20_000; i++) {
+    let id = "";
+    const length = Math.floor(random() * 6);
+    for (let j = 0; j < length; j++) id += alphabet[Math.floor(random() * alphabet.length)];
+    assert.equal(set.add(id), !reference.has(id), JSON.stringify(id));
+    reference.add(id);
+  }
+  assert.equal(set.size, reference.size);
+  for (const id of reference) assert.ok(set.has(id), JSON.stringify(id));
+  assert.ok(!set.has("😀😀😀😀😀😀😀"));
+});

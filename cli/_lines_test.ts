@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type RawLine, splitLines } from "./_lines.ts";
+import { decodeLines, type RawLine, splitLines } from "./_lines.ts";
+import { seededRandom } from "../internal/random.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -50,5 +51,52 @@ Deno.test("splitLines drops the bytes of a line longer than maxLineBytes but kee
       ["", 20, true, false],
     ]);
     assert.equal(out[2]?.start, 57);
+  }
+});
+
+Deno.test("decodeLines agrees with splitLines and a per-line decode, however the stream is cut", async () => {
+  const random = seededRandom(9);
+  const pieces = [
+    bytes("plain"),
+    bytes("é猫😀"),
+    bytes("\ufeffbom"),
+    bytes("\r"),
+    bytes(" "),
+    new Uint8Array([0xff]), // invalid UTF-8
+    new Uint8Array([0xe2, 0x82]), // a truncated character
+    bytes("x".repeat(30)), // over maxLineBytes 24 when alone on a line
+    bytes("\n"),
+    bytes("\n"),
+  ];
+  for (let round = 0; round < 300; round++) {
+    const parts: Uint8Array[] = [];
+    const count = Math.floor(random() * 30);
+    for (let i = 0; i < count; i++) parts.push(pieces[Math.floor(random() * pieces.length)]!);
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < all.length;) {
+      const size = 1 + Math.floor(random() * 40);
+      chunks.push(all.slice(at, at + size));
+      at += size;
+    }
+    const expected = [];
+    for await (const raw of splitLines(chunks, { maxLineBytes: 24 })) {
+      let text: string | undefined;
+      try {
+        text = raw.tooLong
+          ? undefined
+          : new TextDecoder("utf-8", { fatal: true }).decode(raw.bytes);
+      } catch {
+        text = undefined;
+      }
+      expected.push({ text, number: raw.number, end: raw.end, length: raw.length });
+    }
+    const actual = [];
+    for await (const group of decodeLines(chunks, { maxLineBytes: 24 })) {
+      assert.ok(group.length > 0);
+      for (const { text, number, end, length } of group) actual.push({ text, number, end, length });
+    }
+    assert.deepEqual(actual, expected, JSON.stringify(new TextDecoder().decode(all)));
   }
 });

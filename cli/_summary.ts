@@ -63,6 +63,7 @@ export function summarize(
   elapsedMs: number,
   interrupted: boolean,
   failed: boolean,
+  truncate = false,
 ): string {
   const seconds = elapsedMs / 1000;
   const state = interrupted ? "interrupted" : failed ? "stopped" : "done";
@@ -91,8 +92,18 @@ export function summarize(
     `read to written p50 ${ms(latency.quantile(0.5))}, p95 ${ms(latency.quantile(0.95))}, ` +
     `p99 ${ms(latency.quantile(0.99))}`,
   ];
-  if (counts.errors > 0 && !interrupted && !failed) {
+  const tooLong = counts.errorsByCode.get("TOKEN_LIMIT") ?? 0;
+  if (counts.errors > tooLong && !interrupted && !failed) {
     lines.push("  the error records are retried by running again with --resume");
+  }
+  if (tooLong > 0) {
+    lines.push(
+      truncate
+        ? `  ${n(tooLong)} inputs are over the token limit even when cut (--max-input-tokens)`
+        : `  ${
+          n(tooLong)
+        } texts are over the token limit: --resume with --truncate embeds their start`,
+    );
   }
   if (interrupted || failed) lines.push("  run again with --resume to continue");
   return lines.join("\n");

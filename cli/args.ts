@@ -5,11 +5,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../duration.ts";
 import { GEMINI_TASK_TYPES, type GeminiTaskType } from "../gemini/task_types.ts";
 import { DEFAULT_MODEL } from "../gemini/models.ts";
 import type { InputFormat } from "./input.ts";
-import { parseByteSize } from "./_byte_size.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   SIMULATOR_FLAGS,
@@ -17,30 +15,10 @@ import {
   simulatorFlagsHelp,
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
+import { cacheMaxSize, duration, integer, positiveDuration, url } from "./_flags.ts";
+import { UsageError } from "./usage_error.ts";
 
-/**
- * Thrown for a bad flag or value. `main.ts` prints its message and the usage
- * text, then exits with code 2.
- *
- * @example Usage
- * ```ts
- * import { parseCliArgs, UsageError } from "./args.ts";
- * import assert from "node:assert/strict";
- *
- * assert.throws(() => parseCliArgs(["--batch-size", "0"]), UsageError);
- * ```
- */
-export class UsageError extends Error {
-  /**
-   * Constructs a new instance.
-   *
-   * @param message What is wrong, naming the flag and the received value.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError } from "./usage_error.ts";
 
 /** The CLI's settings once parsed and validated. */
 export interface CliOptions {
@@ -93,6 +71,16 @@ export interface CliOptions {
   tpm: number | undefined;
   /** The most calls for one batch, retries included, when set. */
   maxAttempts: number | undefined;
+  /** How long one API call may take before it is retried, in milliseconds, when set. */
+  callTimeoutMs: number | undefined;
+  /** How long an outage (after calls have succeeded) is waited out, in milliseconds, when set. */
+  maxOutageMs: number | undefined;
+  /** Cut texts over the token limit instead of writing `TOKEN_LIMIT` error records. */
+  truncate: boolean;
+  /** The most estimated tokens per text, when set (the library's default otherwise). */
+  maxInputTokens: number | undefined;
+  /** The flags given on the command line, by name without `--` (defaults are not in it). */
+  flagsGiven: ReadonlySet<string>;
   /** Continue an earlier run's output instead of starting over. */
   resume: boolean;
   /** Replace an existing output file. */
@@ -125,7 +113,10 @@ export interface CliOptions {
   price: number | undefined;
 }
 
-/** The usage text printed by `--help` and after a usage error. */
+/** The line printed under a usage error, instead of the whole help text. */
+export const HELP_HINT = "run with --help for usage";
+
+/** The usage text printed by `--help`. */
 export const USAGE: string = `Usage: deno run --allow-net --allow-env main.ts [demo options]
        deno run --allow-net --allow-env --allow-read main.ts serve [options]  (serve --help)
        deno run --allow-net --allow-env --allow-read --allow-write main.ts --input FILE [options]
@@ -164,6 +155,16 @@ Corpus runs:
   --concurrency N       most API calls in flight at once, 1-64        (default 4)
   --max-attempts N      calls per batch, retries of 429/5xx/timeouts included,
                         1-100; 1 disables retries                   (default 6)
+  --call-timeout DURATION
+                        longest one API call may take before it is retried
+                                                                  (default 60s)
+  --max-outage DURATION after calls have succeeded, how long network errors
+                        and timeouts are waited out before the run stops
+                        (run again with --resume later)            (default 5m)
+  --truncate            cut texts over the token limit instead of writing
+                        TOKEN_LIMIT error records
+  --max-input-tokens N  the most (estimated) tokens per text
+                                         (default: the model's limit, 2048 or 8192)
   --grace DURATION      after Ctrl-C, how long in-flight calls may finish (default 5s)
   --progress-interval DURATION
                         progress line period when stderr is not a terminal
@@ -231,57 +232,6 @@ Examples:
     main.ts --input corpus.jsonl --output vectors.jsonl --dimensions 768 --rpm 100
   ... the same with --resume after an interruption`;
 
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(
-      `Invalid --${flag}: expected a whole number ${range}, received "${value}"`,
-    );
-  }
-  return n;
-}
-
-function duration(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  allowInfinite = false,
-): number {
-  if (value === undefined) return fallback;
-  let ms: number;
-  try {
-    ms = parseDuration(value, `--${flag}`);
-  } catch (error) {
-    throw new UsageError(`Invalid --${flag}: ${(error as Error).message}`);
-  }
-  if (!allowInfinite && ms === Infinity) {
-    throw new UsageError(`Invalid --${flag}: expected a finite duration, received "${value}"`);
-  }
-  return ms;
-}
-
-function url(flag: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new UsageError(`Invalid --${flag}: expected an http(s) URL, received "${value}"`);
-  }
-  return value.replace(/\/+$/, "");
-}
-
 /**
  * Parses and validates the command-line flags.
  *
@@ -310,7 +260,7 @@ export function parseCliArgs(args: string[]): CliOptions {
       options: FLAGS,
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+    throw new UsageError(oneLine((error as Error).message));
   }
   const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
@@ -347,9 +297,6 @@ export function parseCliArgs(args: string[]): CliOptions {
   }
   if (resume && overwrite) {
     throw new UsageError("--resume and --overwrite contradict each other: pick one");
-  }
-  if (corpus && input !== "-" && output !== "-" && samePath(input, output)) {
-    throw new UsageError(`--output must not be the --input file, received "${output}" for both`);
   }
   const format = values.format;
   if (format !== undefined && format !== "text" && format !== "jsonl") {
@@ -397,6 +344,17 @@ export function parseCliArgs(args: string[]): CliOptions {
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
     tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
     maxAttempts: optional("max-attempts", values["max-attempts"], 1, 100),
+    callTimeoutMs: values["call-timeout"] === undefined
+      ? undefined
+      : positiveDuration("call-timeout", values["call-timeout"], 60_000),
+    maxOutageMs: values["max-outage"] === undefined
+      ? undefined
+      : duration("max-outage", values["max-outage"], 300_000, true),
+    truncate: values.truncate ?? false,
+    maxInputTokens: optional("max-input-tokens", values["max-input-tokens"], 1, 1_000_000),
+    flagsGiven: new Set(
+      Object.keys(values).filter((flag) => (values as Record<string, unknown>)[flag] !== undefined),
+    ),
     resume,
     overwrite,
     quiet: values.quiet ?? false,
@@ -515,6 +473,10 @@ const FLAGS = {
   rpm: { type: "string" },
   tpm: { type: "string" },
   "max-attempts": { type: "string" },
+  "call-timeout": { type: "string" },
+  "max-outage": { type: "string" },
+  truncate: { type: "boolean" },
+  "max-input-tokens": { type: "string" },
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -563,6 +525,10 @@ const CORPUS_FLAGS = [
   "title-field",
   "concurrency",
   "max-attempts",
+  "call-timeout",
+  "max-outage",
+  "truncate",
+  "max-input-tokens",
   "resume",
   "overwrite",
   "quiet",
@@ -596,30 +562,12 @@ function simulatorSettings(
   }
 }
 
-function positiveDuration(flag: string, value: string | undefined, fallback: number): number {
-  const ms = duration(flag, value, fallback);
-  if (ms <= 0) throw new UsageError(`Invalid --${flag}: expected more than 0, received "${value}"`);
-  return ms;
-}
-
-function samePath(a: string, b: string): boolean {
-  const resolve = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return p.replace(/^\.\//, "");
-    }
-  };
-  return resolve(a) === resolve(b);
-}
-
-/** Parses `--cache-max-size`. */
-function cacheMaxSize(value: string): number {
-  const bytes = parseByteSize(value);
-  if (bytes === undefined) {
-    throw new UsageError(
-      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${value}"`,
-    );
+/** A parseArgs message (some span three lines) as one line. */
+function oneLine(message: string): string {
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const flag = ambiguous[1];
+    return `${flag} needs a value: a value that starts with "-" is written ${flag}=VALUE`;
   }
-  return bytes;
+  return message.replace(/\. To specify .*$/s, "").replace(/\s*\n\s*/g, " ");
 }

@@ -14,11 +14,12 @@ import {
   type BatchProgress,
   embedWithBatchApi,
 } from "../batch/embed_with_batch_api.ts";
-import { Journal } from "../batch/journal.ts";
+import { BatchJournalError, Journal } from "../batch/journal.ts";
 import { redactSecret } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import { readInputs } from "./input.ts";
+import { type InputId, readInputs } from "./input.ts";
+import { apiEndpoint } from "./_endpoint.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import {
@@ -107,7 +108,7 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     let output: CorpusOutput;
     try {
       input = await openInput(options, io);
-      output = await openOutput(options, io);
+      output = await openOutput(options, io, input);
     } catch (error) {
       input?.file?.close();
       if (!(error instanceof SetupError)) throw error;
@@ -116,8 +117,9 @@ export async function runBatchCorpus(options: CliOptions, io: MainIO): Promise<n
     }
     const where = simulator
       ? `the local simulator's Batch API at ${simulator.url} (--simulate)`
-      : `${options.model} through the Batch API at ${options.baseUrl ?? "the Gemini API"}`;
-    return await new BatchCorpusRun(options, io, input, output, journal, secret)
+      : `${options.model} through the Batch API at ${endpointName(options, io)}`;
+    // With --resume, the settings the output was made with.
+    return await new BatchCorpusRun(output.options, io, input, output, journal, secret)
       .run(client, where);
   } finally {
     await simulator?.close();
@@ -210,12 +212,13 @@ class BatchCorpusRun {
     const done = this.#output.resume?.done;
     const signal = this.#io.signal;
     const ticker = this.#startProgress();
-    let outcome: "done" | "detached" | "stopped" = "done";
+    let outcome: "done" | "detached" | "stopped" | "refused" = "done";
     let failure: string | undefined;
     try {
       const results = embedWithBatchApi(this.#inputs(), {
         ...client,
         model: options.model,
+        normalize: options.normalize,
         ...(options.dimensions !== undefined && { dimensions: options.dimensions }),
         ...(options.taskType !== undefined && { taskType: options.taskType }),
         journal: this.#journal,
@@ -249,7 +252,10 @@ class BatchCorpusRun {
       }
     } catch (error) {
       if (signal?.aborted && error === signal.reason) outcome = "detached";
-      else {
+      else if (error instanceof BatchJournalError) {
+        outcome = "refused";
+        failure = error.message;
+      } else {
         outcome = "stopped";
         failure = redactSecret(describeError(error), this.#secret);
       }
@@ -276,7 +282,9 @@ class BatchCorpusRun {
     const records = readInputs(this.#input.source, {
       format: this.#input.format,
       textField: this.#options.textField,
+      titleField: this.#options.titleField,
     });
+    const documents = this.#options.taskType === "RETRIEVAL_DOCUMENT";
     for await (const record of records) {
       this.#counts.read++;
       if (!this.#seen.add(record.id)) {
@@ -295,11 +303,24 @@ class BatchCorpusRun {
         this.#counts.written++;
         continue;
       }
-      yield { id: record.id, text: record.text };
+      if (record.files !== undefined) {
+        // Job files carry text requests: media goes through online runs.
+        this.#counts.badLines++;
+        await this.#writeError(record.id, {
+          code: "UNSUPPORTED_WITH_BATCH_API",
+          message: `line ${
+            record.line + 1
+          }: --batch-api embeds texts; a line with "file" is embedded without --batch-api`,
+        });
+        this.#counts.written++;
+        continue;
+      }
+      const title = documents ? record.title : undefined;
+      yield { id: record.id, text: record.text, ...(title !== undefined && { title }) };
     }
   }
 
-  #writeError(id: string | number, error: RecordError): Promise<void> {
+  #writeError(id: InputId, error: RecordError): Promise<void> {
     this.#counts.errors++;
     this.#counts.errorsByCode.set(error.code, (this.#counts.errorsByCode.get(error.code) ?? 0) + 1);
     return this.#writer.write(formatRecord(id, { error }));
@@ -318,7 +339,10 @@ class BatchCorpusRun {
     }, terminal ? 1000 : this.#options.progressIntervalMs);
   }
 
-  #report(outcome: "done" | "detached" | "stopped", failure: string | undefined): number {
+  #report(
+    outcome: "done" | "detached" | "stopped" | "refused",
+    failure: string | undefined,
+  ): number {
     const io = this.#io;
     if (!this.#options.quiet && (io.stderrIsTerminal ?? Deno.stderr.isTerminal())) {
       (io.stderrText ??
@@ -327,6 +351,7 @@ class BatchCorpusRun {
         );
     }
     if (failure !== undefined) io.stderr(`embatch: ${failure}`);
+    if (outcome === "refused") return EXIT.usage; // nothing was submitted
     if (!this.#options.quiet && this.#progress !== undefined) {
       io.stderr(
         summarizeBatch(
@@ -346,4 +371,10 @@ class BatchCorpusRun {
   #note(line: string): void {
     if (!this.#options.quiet) this.#io.stderr(line);
   }
+}
+
+/** The URL calls go to, and which setting said so. */
+function endpointName(options: CliOptions, io: MainIO): string {
+  const { url, from } = apiEndpoint(options, io, undefined);
+  return from === undefined ? url : `${url} (${from})`;
 }

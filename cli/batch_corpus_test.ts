@@ -1,41 +1,11 @@
 import assert from "node:assert/strict";
+import { startCli } from "./_test_utils.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 import { parseCliArgs, UsageError } from "./args.ts";
-import { batchJournalPath } from "./batch_corpus.ts";
+import { batchJournalPath, runBatchCorpus } from "./batch_corpus.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
 /** The CLI's default model (no --model is passed). */
 const MODEL = "gemini-embedding-2";
-
-/** Starts main.ts; resolves once stderr matches `pattern`, with the child and its whole run. */
-async function startCli(args: string[], pattern: RegExp, env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (!pattern.test(stderr)) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
-  const finished = (async () => {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    const { code, signal } = await child.status;
-    return { code, signal, stderr };
-  })();
-  return { child, matched: pattern.test(stderr), finished };
-}
 
 function records(text: string): { id: string | number; embedding?: number[]; error?: unknown }[] {
   return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
@@ -84,7 +54,7 @@ Deno.test("CLI --batch-api: SIGKILL while jobs are pending, then --resume create
       "50ms",
     ];
     const env = { GEMINI_API_KEY: "test-key" };
-    const first = await startCli(args, /jobs \d+ pending/, env);
+    const first = await startCli(args, /jobs \d+ pending/, { env: env });
     assert.ok(first.matched, "jobs were created");
     first.child.kill("SIGKILL");
     const killed = await first.finished;
@@ -92,7 +62,7 @@ Deno.test("CLI --batch-api: SIGKILL while jobs are pending, then --resume create
     const createdBeforeKill = simulator.batch.stats.jobsCreated;
     assert.ok(createdBeforeKill > 0);
 
-    const second = await startCli([...args, "--resume"], /^$/, env);
+    const second = await startCli([...args, "--resume"], /^$/, { env: env });
     const resumed = await second.finished;
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /reattached/);
@@ -123,7 +93,7 @@ Deno.test("CLI --batch-api: Ctrl-C detaches, a new run without --resume is refus
     const run = await startCli(
       [...common, "--poll-interval", "100ms", "--progress-interval", "50ms"],
       /jobs \d+ pending/,
-      env,
+      { env: env },
     );
     assert.ok(run.matched);
     run.child.kill("SIGINT");
@@ -132,11 +102,12 @@ Deno.test("CLI --batch-api: Ctrl-C detaches, a new run without --resume is refus
     assert.match(detached.stderr, /detached: 1 jobs keep running at Google/);
     assert.doesNotMatch(detached.stderr, /test-key/);
 
-    const refused = await (await startCli([...common, "--overwrite"], /^$/, env)).finished;
+    const refused = await (await startCli([...common, "--overwrite"], /^$/, { env: env })).finished;
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /1 unfinished Batch API jobs for this output: pass --resume/);
 
-    const cancel = await (await startCli([...common, "--cancel-jobs"], /^$/, env)).finished;
+    const cancel = await (await startCli([...common, "--cancel-jobs"], /^$/, { env: env }))
+      .finished;
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stderr, /1 jobs cancelled/);
     assert.equal(simulator.batch.stats.jobsCancelled, 1);
@@ -222,4 +193,90 @@ Deno.test("parseCliArgs checks the --batch-api flags", async (t) => {
     refuse([...corpus, "--batch-api", "--job-max-tokens", "0"], /Invalid --job-max-tokens/);
     refuse([...corpus, "--batch-api", "--price", "cheap"], /Invalid --price/);
   });
+});
+
+Deno.test("CLI --batch-api --resume refuses a journal written for other settings (exit 2)", async () => {
+  const dir = await corpusDir(3);
+  try {
+    const output = `${dir}/out.jsonl`;
+    await Deno.writeTextFile(
+      batchJournalPath(output),
+      '{"t":"run","runId":"r","model":"gemini-embedding-001","dimensions":768}\n',
+    );
+    const lines: string[] = [];
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        output,
+        "--batch-api",
+        "--simulate",
+        "--resume",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: (line) => void lines.push(line), env: () => undefined },
+    );
+    assert.equal(code, 2);
+    assert.match(
+      lines.join("\n"),
+      /journal was written for model gemini-embedding-001, dimensions 768/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI --batch-api sends titles as the model wants them and refuses media lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "embatch-batch-cli-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/in.jsonl`,
+      '{"id":"d1","text":"Open Settings.","title":"Help"}\n' +
+        '{"id":"d2","text":"No title here."}\n' +
+        '{"id":"d3","text":"a picture","file":"cat.png"}\n',
+    );
+    const code = await runBatchCorpus(
+      parseCliArgs([
+        "--input",
+        `${dir}/in.jsonl`,
+        "--output",
+        `${dir}/out.jsonl`,
+        "--batch-api",
+        "--simulate",
+        "--simulate-batch-pending",
+        "5ms",
+        "--simulate-batch-running",
+        "5ms",
+        "--poll-interval",
+        "10ms",
+        "--model",
+        "gemini-embedding-2",
+        "--task-type",
+        "RETRIEVAL_DOCUMENT",
+        "--dimensions",
+        "8",
+        "--quiet",
+      ]),
+      { stdout: () => {}, stderr: () => {}, env: () => undefined },
+    );
+    assert.equal(code, 3, "one error record");
+    const byId = new Map(
+      records(await Deno.readTextFile(`${dir}/out.jsonl`)).map((r) => [r.id, r]),
+    );
+    const v2 = "gemini-embedding-2";
+    assert.deepEqual(
+      byId.get("d1")?.embedding,
+      simulatedEmbedding("title: Help | text: Open Settings.", 8, v2),
+    );
+    assert.deepEqual(
+      byId.get("d2")?.embedding,
+      simulatedEmbedding("title: none | text: No title here.", 8, v2),
+    );
+    assert.equal((byId.get("d3")?.error as { code: string }).code, "UNSUPPORTED_WITH_BATCH_API");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -17,11 +17,14 @@ import type { BatchReason } from "../batcher.ts";
 import type { CacheStats, EmbeddingCache } from "../cache/embedding_cache.ts";
 import { dirname } from "node:path";
 import type { Embedder, EmbedInput } from "../embedder.ts";
-import { redactSecret } from "../errors.ts";
+import { CircuitOpenError, redactSecret } from "../errors.ts";
+import { CircuitBreaker } from "../resilience/circuit_breaker.ts";
+import { ResilientEmbedder } from "../resilience/resilient_embedder.ts";
 import type { EmbeddingResult } from "../resilience/resilient_embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { loadMediaFiles } from "../gemini/media_files.ts";
 import { type ModelProfile, modelProfile } from "../gemini/models.ts";
+import { plannedTokens, planRequest } from "../gemini/request.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -29,8 +32,8 @@ import { EmbeddingMetrics } from "../metrics.ts";
 import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
 import type { CliOptions } from "./args.ts";
-import type { InputError, InputErrorCode, InputRecord, InputText } from "./input.ts";
-import { readInputs } from "./input.ts";
+import type { InputError, InputErrorCode, InputId, InputRecord, InputText } from "./input.ts";
+import { readInputGroups } from "./input.ts";
 import { EXIT, type MainIO } from "./io.ts";
 import { formatRecord, JsonlWriter, type RecordError } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -43,6 +46,7 @@ import {
 } from "./_files.ts";
 import { describeError, describeFileError, describeItemError, isFatal } from "./_describe.ts";
 import { IdSet } from "./_id_set.ts";
+import { apiEndpoint } from "./_endpoint.ts";
 import { describeResume, estimateTokens, newCounts, summarize } from "./_summary.ts";
 import { type CacheCounts, describeCacheUse, keyContext, openCache } from "./_cache.ts";
 
@@ -119,6 +123,7 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     io.stderr(files);
     return EXIT.usage;
   }
+  options = files.output.options; // with what a resumed file was made with
   const simulator = options.simulate ? startSimulator(options.simulator) : undefined;
   let embedder: Embedder;
   try {
@@ -131,15 +136,33 @@ export async function runCorpus(options: CliOptions, io: MainIO): Promise<number
     io.stderr(`embatch: ${redactSecret(String(error), secret)}`);
     return EXIT.usage;
   }
+  const endpoint = apiEndpoint(options, io, simulator?.url);
   const where = simulator
     ? `the local simulator at ${simulator.url} (--simulate)`
-    : `${options.model} at ${options.baseUrl ?? "the Gemini API"}`;
-  const run = new CorpusRun(options, io, files.input, files.output, secret, cache);
+    : `${options.model} at ${endpoint.url}${endpoint.from ? ` (${endpoint.from})` : ""}`;
+  const run = new CorpusRun(
+    options,
+    io,
+    files.input,
+    files.output,
+    secret,
+    cache,
+    endpoint.host,
+  );
   try {
     return await run.run(embedder, where);
   } finally {
     await simulator?.close();
   }
+}
+
+/**
+ * A `TOKEN_LIMIT` record's message, with the CLI's way out: `--truncate`
+ * (a `--resume` alone would fail the same way).
+ */
+function tokenLimitHint(message: string): string {
+  const base = message.replace(/\s*\(set truncate[^)]*\)\s*$/, "");
+  return `${base}: run with --truncate to embed the start of such texts (or raise --max-input-tokens)`;
 }
 
 /** Opens input then output; a setup failure is returned as the line to print. */
@@ -150,7 +173,7 @@ async function openFiles(
   let input: CorpusInput | undefined;
   try {
     input = await openInput(options, io);
-    return { input, output: await openOutput(options, io) };
+    return { input, output: await openOutput(options, io, input) };
   } catch (error) {
     input?.file?.close();
     if (error instanceof SetupError) return error.message;
@@ -186,6 +209,8 @@ class CorpusRun {
   readonly #input: CorpusInput;
   readonly #output: CorpusOutput;
   readonly #secret: string | undefined;
+  readonly #breaker: CircuitBreaker;
+  #resilient: ResilientEmbedder | undefined;
   readonly #counts = newCounts();
   readonly #latency = new LatencyHistogram();
   readonly #metrics = new EmbeddingMetrics();
@@ -195,6 +220,15 @@ class CorpusRun {
   /** Error records waiting for the inputs read before them (`before` of them) to be written. */
   readonly #held = new Deque<{ before: number; record: InputError }>();
   readonly #seen = new IdSet();
+  /**
+   * One entry per line handed to the writer and not yet on disk: `undefined`
+   * for an embedding, else the error code. A line is counted only once the
+   * writer has written it, so a full disk never inflates the summary.
+   */
+  readonly #unwritten = new Deque<string | undefined>();
+  #counted = 0;
+  /** The write failure, named after the output file, once one happened. */
+  #writeFailure: Error | undefined;
   readonly #stopReading = new AbortController();
   readonly #hardStop = new AbortController();
   #sent = 0;
@@ -218,12 +252,17 @@ class CorpusRun {
     output: CorpusOutput,
     secret: string | undefined,
     cache: EmbeddingCache | undefined,
+    host: string,
   ) {
     this.#cache = cache;
     this.#profile = modelProfile(options.model);
     this.#baseDir = options.input === undefined || options.input === "-"
       ? "."
       : dirname(options.input);
+    this.#breaker = new CircuitBreaker({
+      host,
+      ...(options.maxOutageMs !== undefined && { maxOutage: options.maxOutageMs }),
+    });
     this.#options = options;
     this.#io = io;
     this.#input = input;
@@ -265,15 +304,23 @@ class CorpusRun {
 
   async #embed(embedder: Embedder): Promise<void> {
     const options = this.#options;
-    const pipeline = {
-      inputs: this.#inputs(),
-      embedder,
-      batchSize: options.batchSize,
+    // Built here rather than by runPipeline, so that progress can read its quota limiter.
+    this.#resilient = new ResilientEmbedder(embedder, {
       metrics: this.#metrics,
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       ...(options.rpm !== undefined && { rpm: options.rpm }),
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.maxAttempts !== undefined && { retry: { maxAttempts: options.maxAttempts } }),
+      ...(options.callTimeoutMs !== undefined && { callTimeout: options.callTimeoutMs }),
+      ...(options.maxInputTokens !== undefined && { maxInputTokens: options.maxInputTokens }),
+      truncate: options.truncate,
+      circuitBreaker: this.#breaker,
+    });
+    const pipeline = {
+      inputs: this.#inputs(),
+      embedder: this.#resilient,
+      batchSize: options.batchSize,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
       text: (item: Pending) => item.input,
@@ -298,34 +345,44 @@ class CorpusRun {
   async *#inputs(): AsyncGenerator<Pending, void, undefined> {
     const counts = this.#counts;
     try {
-      const records = readInputs(this.#input.source, {
+      // A chunk's records at a time: one async step per chunk, not per line.
+      const groups = readInputGroups(this.#input.source, {
         format: this.#input.format,
         textField: this.#options.textField,
         titleField: this.#options.titleField,
         signal: this.#stopReading.signal,
         onBlankLine: () => void counts.blank++,
       });
-      for await (const record of records) {
-        counts.read++;
-        counts.readBytes = record.end;
-        if (!this.#admit(record)) continue;
-        if (!record.ok) {
-          await this.#badRecord(record);
-          continue;
+      for await (const group of groups) {
+        for (const record of group) {
+          counts.read++;
+          counts.readBytes = record.end;
+          if (!this.#admit(record)) continue;
+          if (!record.ok) {
+            await this.#badRecord(record);
+            continue;
+          }
+          // The common case, a plain text, costs no await per line.
+          const input = record.files === undefined &&
+              (this.#options.taskType !== "RETRIEVAL_DOCUMENT" || record.title === undefined)
+            ? record.text
+            : await this.#contentOf(record);
+          if (typeof input === "object" && "code" in input) {
+            await this.#badRecord({
+              ok: false,
+              id: record.id,
+              line: record.line,
+              error: input,
+              end: record.end,
+            });
+            continue;
+          }
+          this.#sent++;
+          const pending = record as Pending;
+          pending.input = input;
+          pending.readAt = now();
+          yield pending;
         }
-        const input = await this.#contentOf(record);
-        if (typeof input === "object" && "code" in input) {
-          await this.#badRecord({
-            ok: false,
-            id: record.id,
-            line: record.line,
-            error: input,
-            end: record.end,
-          });
-          continue;
-        }
-        this.#sent++;
-        yield { ...record, input, readAt: now() };
       }
     } catch (error) {
       const stop = this.#stopReading.signal;
@@ -352,6 +409,15 @@ class CorpusRun {
     return { ...content, media };
   }
 
+  /** The estimated tokens of what was sent for an input: its text with the task instruction, and its media. */
+  #sentTokens(item: Pending): number {
+    try {
+      return plannedTokens(planRequest(this.#profile, item.input, this.#options.taskType));
+    } catch {
+      return estimateTokens(item.text);
+    }
+  }
+
   /** Whether a record is new: not done by an earlier run, and its id not used by an earlier line. */
   #admit(record: InputRecord): boolean {
     if (this.#output.resume?.done.has(record.id)) {
@@ -362,7 +428,7 @@ class CorpusRun {
     this.#counts.repeated++;
     this.#noteBad(
       `line ${record.line + 1}: id ${
-        JSON.stringify(record.id)
+        typeof record.id === "bigint" ? String(record.id) : JSON.stringify(record.id)
       } was already used by an earlier line; this line is skipped`,
     );
     return false;
@@ -385,6 +451,7 @@ class CorpusRun {
   /** The pipeline's writer: one record per input, in input order. */
   #write(out: Outcome): Promise<void> | undefined {
     if (this.#fatal !== undefined) return;
+    this.#countWritten(); // keeps the not-yet-written list as short as the writer's buffer
     const { item } = out;
     let pending: Promise<void>;
     if (out.cached !== undefined) this.#countCacheUse(out);
@@ -393,8 +460,8 @@ class CorpusRun {
         embedding: out.embedding,
         ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
       }));
-      this.#counts.embedded++;
-      if (!out.cached && !out.shared) this.#counts.tokens += estimateTokens(item.text);
+      this.#unwritten.push(undefined);
+      if (!out.cached && !out.shared) this.#counts.tokens += this.#sentTokens(item);
     } else if (isFatal(out.error)) {
       // Every other call would fail the same way: stop instead of writing errors.
       this.#fatal = new Error(redactSecret(describeItemError(out.error), this.#secret));
@@ -405,7 +472,10 @@ class CorpusRun {
       const { code, message, status, attempts } = out.error;
       pending = this.#writeError(item.id, {
         code,
-        message: redactSecret(message, this.#secret),
+        message: redactSecret(
+          code === "TOKEN_LIMIT" && !this.#options.truncate ? tokenLimitHint(message) : message,
+          this.#secret,
+        ),
         ...(status !== undefined && { status }),
         attempts,
       });
@@ -415,8 +485,12 @@ class CorpusRun {
     this.#releaseHeld();
     return pending.catch((error) => {
       // A failed write ends the run: stop reading too, even a read waiting on a pipe.
-      this.#stopReading.abort(error);
-      throw error;
+      this.#writeFailure ??= new Error(
+        `cannot write ${this.#output.name}: ${describeFileError(error)}`,
+        { cause: error },
+      );
+      this.#stopReading.abort(this.#writeFailure);
+      throw this.#writeFailure;
     });
   }
 
@@ -428,11 +502,23 @@ class CorpusRun {
     if (out.ok && (out.cached || out.shared)) counts.savedTokens += estimateTokens(out.item.text);
   }
 
-  #writeError(id: string | number, error: RecordError): Promise<void> {
-    const counts = this.#counts;
-    counts.errors++;
-    counts.errorsByCode.set(error.code, (counts.errorsByCode.get(error.code) ?? 0) + 1);
+  #writeError(id: InputId, error: RecordError): Promise<void> {
+    this.#unwritten.push(error.code);
     return this.#writer.write(formatRecord(id, { error }));
+  }
+
+  /** Counts the records the writer has put on disk since the last call. */
+  #countWritten(): void {
+    const counts = this.#counts;
+    for (; this.#counted < this.#writer.linesWritten; this.#counted++) {
+      const code = this.#unwritten.shift();
+      if (code === undefined) {
+        counts.embedded++;
+        continue;
+      }
+      counts.errors++;
+      counts.errorsByCode.set(code, (counts.errorsByCode.get(code) ?? 0) + 1);
+    }
   }
 
   #releaseHeld(): void {
@@ -461,6 +547,15 @@ class CorpusRun {
 
   #describeFailure(error: unknown): string | undefined {
     if (this.#fatal !== undefined && error === this.#fatal) return this.#fatal.message;
+    if (this.#writeFailure !== undefined && error === this.#writeFailure) {
+      return this.#writeFailure.message;
+    }
+    if (error instanceof CircuitOpenError) {
+      const advice = error.kind === "unreachable"
+        ? "check --base-url (or GOOGLE_GEMINI_BASE_URL) and the network"
+        : "the inputs not yet embedded are not done: run again with --resume once the API is back";
+      return redactSecret(`${error.message}; ${advice}`, this.#secret);
+    }
     const stop = this.#hardStop.signal;
     if (stop.aborted && error === stop.reason) return undefined;
     return redactSecret(describeError(error), this.#secret);
@@ -474,6 +569,7 @@ class CorpusRun {
     } catch (error) {
       failure ??= `cannot write ${this.#output.name}: ${describeFileError(error)}`;
     }
+    this.#countWritten();
     this.#output.file?.close();
     try {
       this.#cacheStats = this.#cache?.stats();
@@ -496,6 +592,7 @@ class CorpusRun {
           now() - this.#startedAt,
           this.#interrupted,
           failure !== undefined,
+          this.#options.truncate,
         ),
       );
       if (this.#cache && this.#cacheStats) {
@@ -519,7 +616,7 @@ class CorpusRun {
     const terminal = io.stderrIsTerminal ?? Deno.stderr.isTerminal();
     const encoder = new TextEncoder();
     return new ProgressReporter({
-      stats: () => ({
+      stats: () => (this.#countWritten(), {
         done: this.#counts.embedded + this.#counts.errors,
         errors: this.#counts.errors,
         skipped: this.#counts.skipped,
@@ -527,11 +624,29 @@ class CorpusRun {
         totalBytes: this.#input.totalBytes,
         retries: this.#metrics.summary().retries,
         rateLimited: this.#metrics.summary().rateLimited,
+        waiting: this.#waiting(),
       }),
       write: io.stderrText ?? ((text: string) => void Deno.stderr.writeSync(encoder.encode(text))),
       terminal,
       ...(!terminal && { interval: this.#options.progressIntervalMs }),
     });
+  }
+
+  /** What the run is waiting for right now, if anything: an outage or the quota. */
+  #waiting(): string | undefined {
+    const breaker = this.#breaker.state;
+    const time = now();
+    if (breaker.waiting && breaker.failingSince !== undefined) {
+      return `API unreachable for ${clock(time - breaker.failingSince)} (${breaker.reason}), ` +
+        `retrying until ${clock(breaker.maxOutageMs)}`;
+    }
+    const limiter = this.#resilient?.limiter;
+    if (limiter === undefined) return undefined;
+    if (limiter.pausedUntil > time) {
+      return `quota: paused by a 429 for ${clock(limiter.pausedUntil - time)} more`;
+    }
+    if (limiter.waiting > 0) return `quota: ${limiter.waiting} calls waiting for --rpm/--tpm`;
+    return undefined;
   }
 
   #note(line: string): void {
@@ -547,4 +662,13 @@ class CorpusRun {
       this.#note("embatch: more bad lines follow; they are counted in the summary, not shown");
     }
   }
+}
+
+/** `0:42`, `5:00`, `1:02:03`: a duration for the progress line. */
+function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }

@@ -1,21 +1,8 @@
 // End-to-end tests of corpus runs with --cache, as subprocesses.
 import assert from "node:assert/strict";
+import { CORPUS_PERMISSIONS as PERMISSIONS, MAIN, runCli } from "./_test_utils.ts";
 import { DatabaseSync } from "node:sqlite";
 import { simulatedEmbedding } from "../simulator/server.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
-
-async function runCli(args: string[], env: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
 
 interface OutputRecord {
   id: string;
@@ -135,10 +122,15 @@ Deno.test("CLI --cache default uses $XDG_CACHE_HOME/embatch/cache.sqlite", async
   // Deno keeps its own cache under XDG_CACHE_HOME too: point it at the current one.
   const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout));
-  const run = await runCli(
-    ["--input", `${dir}/corpus.txt`, "--output", `${dir}/out.jsonl`, ...RUN, "--cache", "default"],
-    { XDG_CACHE_HOME: `${dir}/xdg`, DENO_DIR: denoDir },
-  );
+  const run = await runCli([
+    "--input",
+    `${dir}/corpus.txt`,
+    "--output",
+    `${dir}/out.jsonl`,
+    ...RUN,
+    "--cache",
+    "default",
+  ], { env: { XDG_CACHE_HOME: `${dir}/xdg`, DENO_DIR: denoDir } });
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /xdg\/embatch\/cache\.sqlite: 2 vectors/);
   assert.ok((await Deno.stat(`${dir}/xdg/embatch/cache.sqlite`)).isFile);

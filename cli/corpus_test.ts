@@ -1,71 +1,7 @@
 import assert from "node:assert/strict";
+import { runCli, startCli } from "./_test_utils.ts";
 import { main } from "../main.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs main.ts as a subprocess with a clean environment. */
-async function runCli(
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
-): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...options.env },
-    clearEnv: true,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.cwd && { cwd: options.cwd }),
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-/**
- * Starts main.ts and resolves once its stderr matches `pattern`, handing back
- * the child and a promise of its whole run.
- */
-async function startCliUntil(args: string[], pattern: RegExp) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (!pattern.test(stderr)) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
-  const rest = (async () => {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    const { code } = await child.status;
-    return { code, stderr };
-  })();
-  return { child, matched: pattern.test(stderr), finished: rest };
-}
 
 type OutputRecord = { id: string | number; embedding?: number[]; error?: { code: string } };
 
@@ -120,14 +56,14 @@ Deno.test("CLI writes bad JSONL lines as error records in their place and exits 
     const records = parseRecords(await Deno.readTextFile(`${dir}/out.jsonl`));
     assert.deepEqual(records.map((r) => [r.id, r.error?.code ?? "ok"]), [
       ["a", "ok"],
-      [1, "INVALID_JSON"],
-      ["b", "MISSING_TEXT"],
-      [4, "ok"],
-      [5, "INVALID_UTF8"],
+      ["line:2", "INVALID_JSON"],
+      ["line:3", "MISSING_TEXT"],
+      ["line:5", "ok"],
+      ["line:6", "INVALID_UTF8"],
     ]);
     assert.deepEqual(records[3]!.embedding, simulatedEmbedding("no id", 3));
     assert.match(stderr, /line 2 is not valid JSON/);
-    assert.match(stderr, /line 3 has no "text" field/);
+    assert.match(stderr, /line 3 \(id "b"\) has no "text" field/);
     assert.match(stderr, /line 4: id "a" was already used by an earlier line/);
     assert.match(stderr, /line 6 is not valid UTF-8/);
     assert.match(stderr, /3 errors \(INVALID_JSON 1, MISSING_TEXT 1, INVALID_UTF8 1\)/);
@@ -143,7 +79,7 @@ Deno.test("CLI resumes a run killed with SIGKILL: every id once, each with its o
     const texts = Array.from({ length: count }, (_, i) => `text ${i} ${"x".repeat(i % 13)}`);
     await Deno.writeTextFile(`${dir}/in.txt`, texts.join("\n") + "\n");
     const common = ["--input", `${dir}/in.txt`, "--output", `${dir}/out.jsonl`, "--simulate"];
-    const run = await startCliUntil(
+    const run = await startCli(
       [
         ...common,
         "--dimensions",
@@ -187,7 +123,7 @@ Deno.test("CLI drains on SIGINT: exit 130, every record whole and in order", asy
       `${dir}/in.txt`,
       Array.from({ length: count }, (_, i) => `line ${i}`).join("\n"),
     );
-    const run = await startCliUntil(
+    const run = await startCli(
       [
         "--input",
         `${dir}/in.txt`,
@@ -297,7 +233,10 @@ Deno.test("CLI rejects bad corpus flags and files with exit 2 before running", a
     [["--input", "-", "--rpm", "1.5"], /Invalid --rpm/],
     [["--input", "-", "--dimensions", "4000"], /Invalid --dimensions/],
     [["--input", "-", "--grace", "soon"], /Invalid --grace/],
-    [["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`], /must not be the --input file/],
+    [
+      ["--input", `${dir}/in.txt`, "--output", `${dir}/in.txt`, "--simulate"],
+      /must not be the --input file/,
+    ],
     [
       ["--input", `${dir}/missing.txt`, "--simulate"],
       /cannot read --input .*missing\.txt: no such file/,

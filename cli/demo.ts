@@ -12,7 +12,7 @@ import { seededRandom } from "../internal/random.ts";
 import { sleep } from "../internal/sleep.ts";
 import { runPipeline } from "../pipeline.ts";
 import { startSimulator } from "../simulator/server.ts";
-import { type CliOptions, USAGE } from "./args.ts";
+import { type CliOptions, HELP_HINT } from "./args.ts";
 import type { MainIO } from "./io.ts";
 
 /** Options for {@linkcode demoInputs}. */
@@ -72,7 +72,7 @@ function describe(batch: Batch<unknown>): string {
     case "size":
       return `${count} (full)`;
     case "timeout":
-      return `${count} (timed out after ${batch.emittedAt - batch.openedAt} ms)`;
+      return `${count} (timed out after ${Math.round(batch.emittedAt - batch.openedAt)} ms)`;
     case "end":
       return `${count} (final: input ended)`;
   }
@@ -109,7 +109,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
   const apiKey = io.env("GOOGLE_API_KEY") ?? io.env("GEMINI_API_KEY");
   if (options.baseUrl && apiKey === undefined && !options.simulate) {
     io.stderr(
-      `embatch: --base-url needs an API key: set GEMINI_API_KEY (any value works for a simulator)\n\n${USAGE}`,
+      `embatch: --base-url needs an API key: set GEMINI_API_KEY (any value works for a simulator)\n${HELP_HINT}`,
     );
     return 2;
   }
@@ -135,6 +135,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       ...(simulator ? { apiKey: "simulator", baseUrl: simulator.url } : { apiKey: apiKey! }),
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
+    if (embedder.profile.notice !== undefined) io.stderr(embedder.profile.notice);
     const timeoutText = options.timeoutMs === Infinity ? "none" : `${options.timeoutMs} ms`;
     io.stdout(
       `embatch: ${options.inputs} inputs, ${

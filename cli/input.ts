@@ -3,7 +3,7 @@
  * (one object per line with a text field and an optional id), streamed from a
  * byte stream so that memory does not grow with the file.
  *
- * Every line is decoded on its own with a strict UTF-8 decoder: a line that is
+ * Lines are decoded with a strict UTF-8 decoder (a chunk at a time): a line that is
  * not valid UTF-8, not valid JSON, or lacks its text becomes an
  * {@linkcode InputError} naming the line, and the lines after it are read as
  * usual. Blank lines (empty or only whitespace) are skipped in both formats.
@@ -11,14 +11,21 @@
  * @module
  */
 
-import { splitLines } from "./_lines.ts";
+import { exactNumericId } from "./_json_id.ts";
+import { decodeLines } from "./_lines.ts";
 import type { MediaErrorCode } from "../gemini/media_files.ts";
 
 /** The two input formats: one text per line, or one JSON object per line. */
 export type InputFormat = "text" | "jsonl";
 
-/** An input's id: from the JSONL `id` field, else its 0-based line number. */
-export type InputId = string | number;
+/**
+ * An input's id. Text lines: the 0-based line number. JSONL lines: the `id`
+ * field exactly as written (a bigint for an integer beyond 2^53), else
+ * `"line:N"` with N the 1-based line number; a bad JSONL line always gets its
+ * `"line:N"` id, so it never takes an id from a good line. Explicit ids of the
+ * form `line:N` are refused, so the two kinds never collide.
+ */
+export type InputId = string | number | bigint;
 
 /** Why a line could not become an input. */
 export type InputErrorCode =
@@ -53,7 +60,7 @@ export interface InputText {
 export interface InputError {
   /** Always `false`: this line has no text to embed. */
   ok: false;
-  /** The input's id when the line had a valid one, else its 0-based line number. */
+  /** The line's id: its 0-based number (text), or `"line:N"` (JSONL, N from 1). */
   id: InputId;
   /** The 0-based line number. */
   line: number;
@@ -129,7 +136,9 @@ const DEFAULT_MAX_LINE_BYTES = 1 << 20;
  * In `"text"` format each line (without its `\n` or `\r\n`) is a text and its
  * id is its 0-based line number. In `"jsonl"` format each line is a JSON
  * object: its `textField` (a non-empty string) is the text, and its `id` (a
- * non-empty string or a number) the id, defaulting to the line number.
+ * non-empty string or a number, kept exactly as written) the id, defaulting
+ * to `"line:N"` (N the 1-based line number). Every bad JSONL line's error
+ * record gets its `"line:N"` id, so a bad line never takes a good line's id.
  *
  * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
  * @param options Format, text field, line limit, blank-line hook and cancellation.
@@ -145,8 +154,8 @@ const DEFAULT_MAX_LINE_BYTES = 1 << 20;
  * const records = await Array.fromAsync(readInputs([bytes], { format: "jsonl" }));
  * assert.deepEqual(records.map((r) => [r.id, r.ok ? r.text : r.error.code]), [
  *   ["a", "hello"],
- *   [1, "world"],
- *   [2, "INVALID_JSON"],
+ *   ["line:2", "world"],
+ *   ["line:3", "INVALID_JSON"],
  * ]);
  * ```
  */
@@ -154,6 +163,33 @@ export async function* readInputs(
   source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: ReadInputsOptions = {},
 ): AsyncGenerator<InputRecord, void, undefined> {
+  for await (const group of readInputGroups(source, options)) yield* group;
+}
+
+/**
+ * Reads inputs like {@linkcode readInputs}, a group at a time: the records
+ * of the lines that ended in one chunk of the byte stream. A reader that
+ * handles records one by one saves an async step per line this way.
+ *
+ * @param source The bytes: a file's or stdin's `readable`, or any async iterable of chunks.
+ * @param options Format, text field, line limit, blank-line hook and cancellation.
+ * @returns An async generator of non-empty arrays of records, in line order.
+ * @throws {RangeError} If `maxLineBytes` is not a positive integer.
+ *
+ * @example Usage
+ * ```ts
+ * import { readInputGroups } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const chunks = [new TextEncoder().encode("a\nb\n"), new TextEncoder().encode("c\n")];
+ * const groups = await Array.fromAsync(readInputGroups(chunks));
+ * assert.deepEqual(groups.map((g) => g.map((r) => r.ok && r.text)), [["a", "b"], ["c"]]);
+ * ```
+ */
+export async function* readInputGroups(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ReadInputsOptions = {},
+): AsyncGenerator<InputRecord[], void, undefined> {
   const {
     format = "text",
     textField = "text",
@@ -168,49 +204,68 @@ export async function* readInputs(
     );
   }
   signal?.throwIfAborted();
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const fail = format === "text" ? failText : failJson;
   const chunks = source instanceof ReadableStream ? cancellable(source, signal) : source;
-  for await (const raw of splitLines(chunks, { maxLineBytes })) {
+  for await (const lines of decodeLines(chunks, { maxLineBytes })) {
     signal?.throwIfAborted();
-    const { number: line, end } = raw;
-    const where = `line ${line + 1}`;
-    if (raw.tooLong) {
-      yield fail(
-        line,
-        end,
-        "LINE_TOO_LONG",
-        `${where} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+    const records: InputRecord[] = [];
+    for (const raw of lines) {
+      const { number: line, end } = raw;
+      if (raw.tooLong) {
+        records.push(fail(
+          line,
+          end,
+          "LINE_TOO_LONG",
+          `line ${line + 1} is ${raw.length} bytes, longer than the ${maxLineBytes}-byte limit`,
+        ));
+        continue;
+      }
+      let content = raw.text;
+      if (content === undefined) {
+        records.push(fail(line, end, "INVALID_UTF8", `line ${line + 1} is not valid UTF-8`));
+        continue;
+      }
+      if (content.charCodeAt(content.length - 1) === 13) content = content.slice(0, -1); // \r\n
+      if (isBlank(content)) {
+        onBlankLine?.(line);
+        continue;
+      }
+      records.push(
+        format === "text"
+          ? { ok: true, id: line, line, text: content, end }
+          : parseJsonLine(content, line, end, textField, titleField),
       );
-      continue;
     }
-    let bytes = raw.bytes;
-    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1); // \r\n line ends
-    let content: string;
-    try {
-      content = decoder.decode(bytes);
-    } catch {
-      yield fail(line, end, "INVALID_UTF8", `${where} is not valid UTF-8`);
-      continue;
-    }
-    if (content.trim() === "") {
-      onBlankLine?.(line);
-      continue;
-    }
-    yield format === "text"
-      ? { ok: true, id: line, line, text: content, end }
-      : parseJsonLine(content, line, end, textField, titleField);
+    if (records.length > 0) yield records;
   }
   signal?.throwIfAborted();
 }
 
-function fail(
-  line: number,
-  end: number,
-  code: InputErrorCode,
-  message: string,
-  id: InputId = line,
-): InputError {
-  return { ok: false, id, line, error: { code, message }, end };
+/** Whether `text` is empty or only whitespace, without allocating (as `text.trim() === ""`). */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const space = c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+      c === 0x205f || c === 0x3000 || c === 0xfeff;
+    if (!space) return false;
+  }
+  return true;
+}
+
+/** The id of a JSONL line without a valid id, and of every bad JSONL line: never an explicit id. */
+export function lineId(line: number): string {
+  return `line:${line + 1}`;
+}
+
+const LINE_ID = /^line:\d+$/;
+
+function failText(line: number, end: number, code: InputErrorCode, message: string): InputError {
+  return { ok: false, id: line, line, error: { code, message }, end };
+}
+
+function failJson(line: number, end: number, code: InputErrorCode, message: string): InputError {
+  return { ok: false, id: lineId(line), line, error: { code, message }, end };
 }
 
 function parseJsonLine(
@@ -220,7 +275,8 @@ function parseJsonLine(
   field: string,
   titleField: string,
 ): InputRecord {
-  const where = `line ${line + 1}`;
+  const fail = failJson;
+  let where = `line ${line + 1}`;
   let value: unknown;
   try {
     value = JSON.parse(content);
@@ -237,26 +293,33 @@ function parseJsonLine(
     return fail(line, end, "INVALID_JSON", `${where} is not a JSON object, received ${kind}`);
   }
   const object = value as Record<string, unknown>;
-  let id: InputId = line;
+  let id: InputId = lineId(line);
   if ("id" in object) {
     const given = object.id;
+    const exact = typeof given === "number" ? exactNumericId(content, given) : undefined;
     if (
-      !(typeof given === "string" && given !== "") &&
-      !(typeof given === "number" && Number.isFinite(given))
+      !(typeof given === "string" && given !== "" && !LINE_ID.test(given)) &&
+      exact === undefined
     ) {
+      const why = typeof given === "string" && LINE_ID.test(given)
+        ? `ids of the form line:N are reserved for lines without an id`
+        : typeof given === "number"
+        ? `a numeric id must be written as a plain number (it is kept exactly as written); put it in quotes`
+        : `"id" must be a non-empty string or a number`;
       return fail(
         line,
         end,
         "INVALID_ID",
-        `${where}: "id" must be a non-empty string or a number, received ${
-          JSON.stringify(given) ?? typeof given
+        `${where}: ${why}, received ${
+          typeof given === "number" ? idSource(content) : JSON.stringify(given) ?? typeof given
         }`,
       );
     }
-    id = given;
+    id = exact ?? (given as string);
+    where = `line ${line + 1} (id ${typeof id === "string" ? JSON.stringify(id) : String(id)})`;
   }
   const files = parseFiles(object.file, where);
-  if (typeof files === "string") return fail(line, end, "INVALID_FILE", files, id);
+  if (typeof files === "string") return fail(line, end, "INVALID_FILE", files);
   const text = object[field];
   const title = object[titleField];
   const extra = {
@@ -265,7 +328,7 @@ function parseJsonLine(
   };
   if (text === undefined) {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`, id);
+    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`);
   }
   if (typeof text !== "string") {
     return fail(
@@ -275,12 +338,11 @@ function parseJsonLine(
       `${where}: "${field}" must be a string, received ${
         text === null ? "null" : Array.isArray(text) ? "an array" : typeof text
       }`,
-      id,
     );
   }
   if (text.trim() === "") {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`, id);
+    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`);
   }
   return { ok: true, id, line, text, ...extra, end };
 }
@@ -298,6 +360,11 @@ function parseFiles(value: unknown, where: string): string[] | undefined | strin
     }`;
   }
   return list as string[];
+}
+
+/** The source text of a line's numeric id, for messages. */
+function idSource(content: string): string {
+  return /"id"\s*:\s*(-?[\d.eE+-]+)/.exec(content)?.[1] ?? "a number";
 }
 
 /** Reads `stream`, cancelling the read in progress when `signal` aborts. */

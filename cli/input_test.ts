@@ -49,15 +49,19 @@ Deno.test("readInputs reads JSONL ids and texts and names each bad line", async 
   const records = await read([bytes(lines.join("\n"))], { format: "jsonl" });
   assert.deepEqual(summary(records), [
     ["doc-1", "first"],
-    [1, "no id"],
+    ["line:2", "no id"],
     [42, "x"],
-    [3, "INVALID_JSON", records[3]!.ok ? "" : records[3]!.error.message],
-    [4, "INVALID_JSON", "line 5 is not a JSON object, received an array"],
-    ["a", "MISSING_TEXT", 'line 6 has no "text" field'],
-    ["b", "MISSING_TEXT", 'line 7: "text" must be a string, received number'],
-    ["c", "EMPTY_TEXT", 'line 8: "text" is empty'],
-    [8, "INVALID_ID", 'line 9: "id" must be a non-empty string or a number, received null'],
-    [9, "INVALID_ID", 'line 10: "id" must be a non-empty string or a number, received ""'],
+    ["line:4", "INVALID_JSON", records[3]!.ok ? "" : records[3]!.error.message],
+    ["line:5", "INVALID_JSON", "line 5 is not a JSON object, received an array"],
+    ["line:6", "MISSING_TEXT", 'line 6 (id "a") has no "text" field'],
+    ["line:7", "MISSING_TEXT", 'line 7 (id "b"): "text" must be a string, received number'],
+    ["line:8", "EMPTY_TEXT", 'line 8 (id "c"): "text" is empty'],
+    [
+      "line:9",
+      "INVALID_ID",
+      'line 9: "id" must be a non-empty string or a number, received null',
+    ],
+    ["line:10", "INVALID_ID", 'line 10: "id" must be a non-empty string or a number, received ""'],
     [1.5, "fine"],
   ]);
   assert.match(records[3]!.ok ? "" : records[3]!.error.message, /^line 4 is not valid JSON: /);
@@ -106,4 +110,66 @@ Deno.test("formatFromPath picks JSONL by extension", () => {
   assert.equal(formatFromPath("b.ndjson"), "jsonl");
   assert.equal(formatFromPath("b.jsonl.txt"), "text");
   assert.equal(formatFromPath("-"), "text");
+});
+
+Deno.test("readInputs skips exactly the lines that trim to nothing", async () => {
+  const candidates = [
+    " ",
+    "\t",
+    "\u00a0",
+    "\u1680",
+    "\u2000",
+    "\u200a",
+    "\u2028",
+    "\u3000",
+    "\ufeff",
+    "\u0001",
+    "\u200b",
+    "\u0085",
+    "x",
+  ];
+  const lines = candidates.flatMap((a) => candidates.map((b) => `${a}${b}`));
+  const blank: number[] = [];
+  const records = await Array.fromAsync(
+    readInputs([bytes(lines.join("\n") + "\n")], { onBlankLine: (line) => blank.push(line) }),
+  );
+  const expected = lines.flatMap((line, i) => line.trim() === "" ? [i] : []);
+  assert.deepEqual(blank, expected);
+  assert.equal(records.length, lines.length - expected.length);
+});
+
+Deno.test("readInputs: line ids and explicit ids cannot collide; a bad line never takes a good line's id", async () => {
+  const lines = [
+    "{broken", // line 1: bad, gets line:1
+    '{"id":1,"text":"explicit 1"}', // must not lose to line 1's record
+    '{"text":"no id"}', // line:3
+    '{"id":"line:3","text":"would collide"}', // refused: the line form is reserved
+    '{"id":"x"}', // bad line with an id: gets line:5, "x" stays free
+    '{"id":"x","text":"good x"}',
+  ];
+  const records = await read([bytes(lines.join("\n"))], { format: "jsonl" });
+  assert.deepEqual(records.map((r) => [r.id, r.ok]), [
+    ["line:1", false],
+    [1, true],
+    ["line:3", true],
+    ["line:4", false],
+    ["line:5", false],
+    ["x", true],
+  ]);
+  assert.match(records[3]!.ok ? "" : records[3]!.error.message, /reserved for lines without an id/);
+});
+
+Deno.test("readInputs keeps numeric ids above 2^53 exactly as written", async () => {
+  const lines = [
+    '{"id":12345678901234567891,"text":"a"}',
+    '{"id":12345678901234567892,"text":"b"}',
+    '{"id":1.0,"text":"c"}',
+  ];
+  const records = await read([bytes(lines.join("\n"))], { format: "jsonl" });
+  assert.deepEqual(records.map((r) => r.id), [
+    12345678901234567891n,
+    12345678901234567892n,
+    "line:3",
+  ]);
+  assert.match(records[2]!.ok ? "" : records[2]!.error.message, /received 1\.0/);
 });

@@ -64,6 +64,7 @@ export interface JsonlWriterOptions {
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatRecord(7, { embedding: [0.5, -0.25] }), '{"id":7,"embedding":[0.5,-0.25]}');
+ * assert.equal(formatRecord(12345678901234567891n, { embedding: [1] }), '{"id":12345678901234567891,"embedding":[1]}');
  * assert.equal(
  *   formatRecord(8, { embedding: [1], cacheKey: "ab12" }),
  *   '{"id":8,"cache_key":"ab12","embedding":[1]}',
@@ -78,7 +79,8 @@ export function formatRecord(
   id: InputId,
   result: { embedding: readonly number[]; cacheKey?: string } | { error: RecordError },
 ): string {
-  const head = `{"id":${JSON.stringify(id)},`;
+  // A bigint id (an integer beyond 2^53) is written as its digits, exactly as it was read.
+  const head = `{"id":${typeof id === "bigint" ? String(id) : JSON.stringify(id)},`;
   if (!("embedding" in result)) return `${head}"error":${JSON.stringify(result.error)}}`;
   const key = result.cacheKey === undefined
     ? ""
@@ -224,12 +226,17 @@ export class JsonlWriter {
 
   async #writeAll(bytes: Uint8Array, lines: number): Promise<void> {
     if (this.#failure) return;
+    let at = 0;
     try {
-      let at = 0;
       while (at < bytes.length) at += await this.#sink.write(bytes.subarray(at));
       this.#bytes += bytes.length;
       this.#lines += lines;
     } catch (error) {
+      // Count the whole lines that did reach the sink before it failed (a full disk).
+      this.#bytes += at;
+      for (let i = bytes.indexOf(10); i !== -1 && i < at; i = bytes.indexOf(10, i + 1)) {
+        this.#lines++;
+      }
       this.#failure = { error };
     }
   }

@@ -74,3 +74,20 @@ Deno.test("JsonlWriter reports a failed write on the next call", async () => {
   await assert.rejects(writer.close(), /disk full/);
   assert.throws(() => new JsonlWriter(failing, { bufferSize: 0 }), RangeError);
 });
+
+Deno.test("JsonlWriter counts only the whole lines a failing sink took", async () => {
+  let taken = 0;
+  const sink = {
+    write(bytes: Uint8Array) {
+      if (taken >= 12) return Promise.reject(new Error("No space left on device (os error 28)"));
+      const n = Math.min(bytes.length, 12 - taken);
+      taken += n;
+      return Promise.resolve(n);
+    },
+  };
+  const writer = new JsonlWriter(sink, { bufferSize: 1 << 16 });
+  for (const line of ['{"id":0}', '{"id":1}', '{"id":2}']) await writer.write(line);
+  await assert.rejects(writer.close(), /No space left/);
+  assert.equal(writer.linesWritten, 1, "12 bytes hold the first line and part of the second");
+  assert.equal(writer.bytesWritten, 12);
+});

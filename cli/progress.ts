@@ -23,6 +23,8 @@ export interface ProgressStats {
   retries: number | undefined;
   /** Calls answered 429 so far, when the embedder counts them. */
   rateLimited: number | undefined;
+  /** What the run is waiting for right now (an outage, the quota), shown as it happens. */
+  waiting?: string | undefined;
   /** Milliseconds since the run started. */
   elapsedMs: number;
 }
@@ -66,6 +68,7 @@ export function formatProgress(stats: ProgressStats): string {
     parts.push(stats.retries === 1 ? "1 retry" : `${count(stats.retries)} retries`);
   }
   if (stats.rateLimited !== undefined) parts.push(`${count(stats.rateLimited)} × 429`);
+  if (stats.waiting !== undefined) parts.push(`waiting: ${stats.waiting}`);
   return parts.join(" | ");
 }
 

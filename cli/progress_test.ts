@@ -71,3 +71,18 @@ Deno.test("ProgressReporter prints plain lines every 10 s when not on a terminal
     RangeError,
   );
 });
+
+Deno.test("formatProgress shows what the run is waiting for", () => {
+  const line = formatProgress({
+    done: 10,
+    errors: 0,
+    skipped: 0,
+    bytes: 100,
+    totalBytes: 1000,
+    retries: 1,
+    rateLimited: 1,
+    waiting: "quota: paused by a 429 for 0:42 more",
+    elapsedMs: 1000,
+  });
+  assert.match(line, /1 retry \| 1 × 429 \| waiting: quota: paused by a 429 for 0:42 more$/);
+});

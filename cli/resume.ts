@@ -16,6 +16,7 @@
  */
 
 import { IdSet } from "./_id_set.ts";
+import { exactNumericId } from "./_json_id.ts";
 import { splitLines } from "./_lines.ts";
 import { JsonlWriter } from "./output.ts";
 
@@ -59,13 +60,13 @@ export interface PrepareResumeOptions {
    *
    * @default {undefined}
    */
-  isStale?: (id: string | number, cacheKey: string | undefined) => boolean;
+  isStale?: (id: string | number | bigint, cacheKey: string | undefined) => boolean;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 interface ParsedRecord {
-  id: string | number;
+  id: string | number | bigint;
   embedding: number[] | undefined;
   cacheKey: string | undefined;
 }
@@ -231,8 +232,10 @@ function parseRecord(bytes: Uint8Array, path: string, line: number): ParsedRecor
     );
   };
   let value: unknown;
+  let text = "";
   try {
-    value = JSON.parse(decoder.decode(bytes));
+    text = decoder.decode(bytes);
+    value = JSON.parse(text);
   } catch (error) {
     return refuse(
       error instanceof SyntaxError ? `is not valid JSON (${error.message})` : "is not UTF-8",
@@ -241,8 +244,12 @@ function parseRecord(bytes: Uint8Array, path: string, line: number): ParsedRecor
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return refuse("is not a JSON object");
   }
-  const { id, embedding, error, cache_key: key } = value as Record<string, unknown>;
-  if (typeof id !== "string" && typeof id !== "number") return refuse('has no "id"');
+  const { embedding, error, cache_key: key } = value as Record<string, unknown>;
+  let id = (value as Record<string, unknown>).id;
+  if (typeof id === "number") id = exactNumericId(text, id); // as written, even beyond 2^53
+  if (typeof id !== "string" && typeof id !== "number" && typeof id !== "bigint") {
+    return refuse('has no "id"');
+  }
   if (Array.isArray(embedding)) {
     if (!embedding.every((v) => typeof v === "number")) {
       return refuse('has an "embedding" that is not all numbers');

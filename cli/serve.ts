@@ -8,11 +8,11 @@ import { redactSecret } from "../errors.ts";
 import { geminiUpstream, isLoopback, parseTokenList, startServer } from "../server/mod.ts";
 import { startSimulator } from "../simulator/server.ts";
 import { EXIT, type MainIO } from "./io.ts";
-import { openCache } from "./_cache.ts";
+import { cacheModel, openCache } from "./_cache.ts";
 import { CachedEmbedder } from "../cache/cached_embedder.ts";
 import type { EmbeddingCache } from "../cache/embedding_cache.ts";
 import type { UpstreamFactory } from "../server/upstream.ts";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./usage_error.ts";
 import { parseServeArgs, SERVE_USAGE, type ServeOptions, TOKENS_ENV } from "./serve_args.ts";
 
 function usage(io: MainIO, message: string): number {
@@ -100,6 +100,7 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
   try {
     const gemini = geminiUpstream({
       apiKey: upstreamKey,
+      normalize: options.normalize,
       ...(simulator
         ? { baseUrl: simulator.url }
         : options.baseUrl
@@ -112,7 +113,7 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
       insecureNoAuth: options.insecureNoAuth,
       tokens,
       models: options.models,
-      upstream: cache === undefined ? gemini : cachedUpstream(gemini, cache),
+      upstream: cache === undefined ? gemini : cachedUpstream(gemini, cache, options.normalize),
       batchSize: options.batchSize,
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" : "fixed",
@@ -167,14 +168,18 @@ export async function runServe(args: string[], io: MainIO): Promise<number> {
 
 /**
  * Wraps each group's embedder with the cache. The group (model, dimensions,
- * task type, title) is the key context; the server's GeminiEmbedders
- * normalise, like a corpus run without --no-normalize, so both share entries.
+ * task type, title) and normalisation are the key context, as in corpus runs,
+ * so a server and a corpus run with the same settings share entries.
  * Cached texts skip the upstream call but still wait in their batch.
  */
-function cachedUpstream(upstream: UpstreamFactory, cache: EmbeddingCache): UpstreamFactory {
+function cachedUpstream(
+  upstream: UpstreamFactory,
+  cache: EmbeddingCache,
+  normalize: boolean,
+): UpstreamFactory {
   return (group) =>
     new CachedEmbedder(upstream(group), cache, {
-      model: group.model,
+      model: cacheModel(group.model, normalize),
       ...(group.dimensions !== undefined && { dimensions: group.dimensions }),
       ...(group.taskType !== undefined && { taskType: group.taskType }),
       ...(group.title !== undefined && { title: group.title }),

@@ -5,15 +5,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../duration.ts";
 import type { SimulatorHandlerOptions } from "../simulator/server.ts";
 import {
   simulatorFlagOptions,
   simulatorFlagsHelp,
   simulatorOptionsFromFlags,
 } from "../simulator/flags.ts";
-import { UsageError } from "./args.ts";
-import { parseByteSize } from "./_byte_size.ts";
+import { UsageError } from "./usage_error.ts";
+import { cacheMaxSize, integer, positiveDuration as duration } from "./_flags.ts";
+import { DEFAULT_SERVED_MODELS } from "../server/mod.ts";
 
 /** The settings of `main.ts serve` once parsed and validated. */
 export interface ServeOptions {
@@ -23,7 +23,7 @@ export interface ServeOptions {
   host: string;
   /** The port; 0 picks a free one. */
   port: number;
-  /** The models served; the first is the one named in the startup line. */
+  /** The models served. */
   models: string[];
   /** The Gemini API's base URL, when not Google's. */
   baseUrl: string | undefined;
@@ -51,6 +51,8 @@ export interface ServeOptions {
   tokenFile: string | undefined;
   /** Allow a non-loopback bind without tokens. */
   insecureNoAuth: boolean;
+  /** Scale every vector to unit length (`--no-normalize` turns it off). */
+  normalize: boolean;
   /** How long requests in flight may finish after SIGTERM/SIGINT, in milliseconds. */
   graceMs: number;
   /** The most texts waiting, all clients together. */
@@ -67,10 +69,30 @@ export interface ServeOptions {
   cacheMaxSize: number | undefined;
 }
 
-/** The environment variable holding client tokens (comma- or newline-separated). */
+/**
+ * The environment variable holding client tokens (comma- or newline-separated).
+ *
+ * @example Usage
+ * ```ts
+ * import { TOKENS_ENV } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(TOKENS_ENV, "EMBATCH_TOKENS");
+ * ```
+ */
 export const TOKENS_ENV = "EMBATCH_TOKENS";
 
-/** The usage text of `main.ts serve --help`. */
+/**
+ * The usage text of `main.ts serve --help`.
+ *
+ * @example Usage
+ * ```ts
+ * import { SERVE_USAGE } from "./serve_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(SERVE_USAGE, /--insecure-no-auth/);
+ * ```
+ */
 export const SERVE_USAGE: string =
   `Usage: deno run --allow-net --allow-env --allow-read main.ts serve [options]
 
@@ -96,7 +118,8 @@ Listening and clients:
   --grace DURATION        after SIGTERM/Ctrl-C, how long requests may finish (default 10s)
 
 Upstream:
-  --model NAME            model served; repeat for several (default gemini-embedding-001)
+  --model NAME            model served; repeat for several
+                          (default gemini-embedding-2 and gemini-embedding-001)
   --base-url URL          Gemini API base URL
   --batch-size N          most texts per upstream call, 1-100           (default 100)
   --timeout DURATION      longest a batch's first text waits            (default 50ms)
@@ -107,6 +130,8 @@ Upstream:
   --rpm N                 most upstream calls per minute      (default no limit)
   --tpm N                 most upstream tokens per minute, estimated
   --call-timeout DURATION longest one upstream call may take            (default 60s)
+  --no-normalize          answer vectors exactly as the API returns them (default:
+                          unit length, as corpus runs write them)
   --cache PATH            answer texts already embedded from an SQLite cache file
                           and keep new vectors in it ("default": the user's cache
                           directory; needs --allow-write)
@@ -138,6 +163,7 @@ const FLAGS = {
   ...simulatorFlagOptions("simulate-"),
   "token-file": { type: "string" },
   "insecure-no-auth": { type: "boolean" },
+  "no-normalize": { type: "boolean" },
   grace: { type: "string" },
   "max-queue": { type: "string" },
   "max-body": { type: "string" },
@@ -146,39 +172,6 @@ const FLAGS = {
   cache: { type: "string" },
   "cache-max-size": { type: "string" },
 } as const;
-
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-) {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a whole number from ${min} to ${max}, received "${value}"`,
-    );
-  }
-  return n;
-}
-
-function duration(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  let ms: number;
-  try {
-    ms = parseDuration(value, `--${flag}`);
-  } catch (error) {
-    throw new UsageError(`Invalid --${flag}: ${(error as Error).message}`);
-  }
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new UsageError(
-      `Invalid --${flag}: expected a positive finite duration, received "${value}"`,
-    );
-  }
-  return ms;
-}
 
 /**
  * Parses and validates the flags of `main.ts serve`.
@@ -195,7 +188,7 @@ function duration(flag: string, value: string | undefined, fallback: number): nu
  * const options = parseServeArgs(["--port", "0", "--simulate", "--timeout", "20ms"]);
  * assert.equal(options.host, "127.0.0.1");
  * assert.equal(options.timeoutMs, 20);
- * assert.deepEqual(options.models, ["gemini-embedding-001"]);
+ * assert.deepEqual(options.models, ["gemini-embedding-2", "gemini-embedding-001"]);
  * ```
  */
 export function parseServeArgs(args: string[]): ServeOptions {
@@ -205,7 +198,9 @@ export function parseServeArgs(args: string[]): ServeOptions {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const models = (values.model ?? ["gemini-embedding-001"]).map((m) => m.replace(/^models\//, ""));
+  const models = (values.model ?? [...DEFAULT_SERVED_MODELS]).map((m) =>
+    m.replace(/^models\//, "")
+  );
   for (const model of models) {
     if (!/^[\w.-]+$/.test(model)) {
       throw new UsageError(
@@ -249,6 +244,7 @@ export function parseServeArgs(args: string[]): ServeOptions {
     simulator,
     tokenFile: values["token-file"],
     insecureNoAuth: values["insecure-no-auth"] ?? false,
+    normalize: !(values["no-normalize"] ?? false),
     graceMs: duration("grace", values.grace, 10_000),
     maxQueue: integer("max-queue", values["max-queue"], 10_000, 1, Number.MAX_SAFE_INTEGER),
     maxBodyBytes: integer("max-body", values["max-body"], 4 * 1024 * 1024, 1024, 2 ** 31),
@@ -274,11 +270,5 @@ function cacheSettings(
   if (maxSize !== undefined && cache === undefined) {
     throw new UsageError("--cache-max-size needs --cache: it bounds the cache file");
   }
-  const bytes = maxSize === undefined ? undefined : parseByteSize(maxSize);
-  if (maxSize !== undefined && bytes === undefined) {
-    throw new UsageError(
-      `Invalid --cache-max-size: expected a size like 500MB or 2GiB, received "${maxSize}"`,
-    );
-  }
-  return { cache, cacheMaxSize: bytes };
+  return { cache, cacheMaxSize: maxSize === undefined ? undefined : cacheMaxSize(maxSize) };
 }

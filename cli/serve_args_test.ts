@@ -54,7 +54,7 @@ Deno.test("parseServeArgs names the flag and the value it refuses", async (t) =>
   const cases: [string[], RegExp][] = [
     [["--port", "70000"], /Invalid --port: .* received "70000"/],
     [["--batch-size", "101"], /Invalid --batch-size/],
-    [["--timeout", "0"], /Invalid --timeout: expected a positive finite duration/],
+    [["--timeout", "0"], /Invalid --timeout: expected more than 0/],
     [["--model", "a b"], /Invalid --model/],
     [["--base-url", "ftp://x"], /Invalid --base-url/],
     [["--simulate-rpm", "5"], /need --simulate/],

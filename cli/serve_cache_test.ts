@@ -1,8 +1,8 @@
 // `main.ts serve --cache`, in process against a simulator whose calls are counted.
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import { runServe } from "./serve.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
-import { normalize } from "../gemini/normalize.ts";
 
 Deno.test("serve --cache answers a text it has embedded from the cache, across restarts", async () => {
   await using simulator = startSimulator();

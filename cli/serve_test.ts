@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import OpenAI from "openai";
 import { runServe } from "./serve.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
-import { normalize } from "../gemini/normalize.ts";
 
-/** What the server answers for `text`: 001's reduced-size vector, normalised by GeminiEmbedder. */
+/** What the server answers for `text`: the values exactly as the upstream sent them. */
 function expected(text: string, dimensions: number): number[] {
   return normalize(simulatedEmbedding(text, dimensions, "gemini-embedding-001"));
 }

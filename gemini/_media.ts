@@ -8,6 +8,7 @@
 import type { EmbedMedia } from "../embedder.ts";
 import type { ModelProfile } from "./models.ts";
 import type { FilesClient, Part } from "./parts.ts";
+import { sleep } from "../internal/sleep.ts";
 
 /** How many times an uploaded file's state is read while it is `PROCESSING`. */
 const MAX_STATE_POLLS = 60;
@@ -23,6 +24,7 @@ export async function mediaParts(
   profile: ModelProfile,
   files: FilesClient | undefined,
   uploads: string[],
+  signal?: AbortSignal,
 ): Promise<Part[]> {
   const parts: Part[] = [];
   for (const file of media) {
@@ -34,10 +36,13 @@ export async function mediaParts(
       continue;
     }
     const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: file.mimeType });
-    let uploaded = await files.upload({ file: blob, config: { mimeType: file.mimeType } });
+    let uploaded = await files.upload({
+      file: blob,
+      config: { mimeType: file.mimeType, ...(signal !== undefined && { abortSignal: signal }) },
+    });
     if (uploaded.name !== undefined) uploads.push(uploaded.name);
     for (let poll = 0; uploaded.state === "PROCESSING" && poll < MAX_STATE_POLLS; poll++) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      await sleep(POLL_INTERVAL_MS, signal);
       uploaded = await files.get({ name: uploaded.name! });
     }
     if (

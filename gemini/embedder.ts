@@ -358,7 +358,9 @@ export class GeminiEmbedder implements Embedder {
       const contents = [];
       for (const plan of plans) {
         const parts: Part[] = plan.text === "" ? [] : [{ text: plan.text }];
-        parts.push(...await mediaParts(plan.media, this.#profile, this.#client.files, uploads));
+        parts.push(
+          ...await mediaParts(plan.media, this.#profile, this.#client.files, uploads, call?.signal),
+        );
         // One Content per input: given plain strings, the SDK merges them into
         // a single Content (one vector in all) for gemini-embedding-2 models.
         contents.push({ role: "user", parts });

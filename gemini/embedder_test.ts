@@ -2,8 +2,16 @@ import assert from "node:assert/strict";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { type GeminiClient, GeminiEmbedder } from "./embedder.ts";
 import { normalize } from "./normalize.ts";
+import { EmbeddingBatcher } from "../embedding_batcher.ts";
+import { FakeTime } from "../internal/fake_time.ts";
 import { EmbeddingCountError, GeminiApiError, MissingApiKeyError } from "../errors.ts";
-import { type SimulatedBatch, simulatedEmbedding, startSimulator } from "../simulator/server.ts";
+import {
+  type SimulatedBatch,
+  simulatedContentEmbedding,
+  simulatedEmbedding,
+  startSimulator,
+} from "../simulator/server.ts";
+import { estimateTokens } from "../resilience/tokens.ts";
 
 const KEY = "test-key-0123456789";
 
@@ -445,4 +453,396 @@ Deno.test("GeminiEmbedder rejects invalid options", () => {
     name: "TypeError",
     message: "Cannot create GeminiEmbedder: model must not be empty",
   });
+});
+
+Deno.test("GeminiEmbedder sends gemini-embedding-2 Google's instructions and never taskType or title", async (t) => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    await t.step("queries and symmetric tasks get task: … | query: …", async () => {
+      const cases = [
+        ["RETRIEVAL_QUERY", "task: search result | query: q"],
+        ["QUESTION_ANSWERING", "task: question answering | query: q"],
+        ["FACT_VERIFICATION", "task: fact checking | query: q"],
+        ["CODE_RETRIEVAL_QUERY", "task: code retrieval | query: q"],
+        ["CLASSIFICATION", "task: classification | query: q"],
+        ["CLUSTERING", "task: clustering | query: q"],
+        ["SEMANTIC_SIMILARITY", "task: sentence similarity | query: q"],
+      ] as const;
+      for (const [taskType, sent] of cases) {
+        batches.length = 0;
+        const embedder = new GeminiEmbedder({ apiKey: KEY, baseUrl: simulator.url, taskType });
+        const [vector] = await embedder.embed(["q"]);
+        assert.deepEqual(batches[0]?.requests, [{ text: sent, dimensions: 3072 }], taskType);
+        assert.deepEqual(vector, simulatedEmbedding(sent, 3072, "gemini-embedding-2"));
+      }
+    });
+    await t.step("documents get title: … | text: …, title: none without one", async () => {
+      batches.length = 0;
+      const embedder = new GeminiEmbedder({
+        apiKey: KEY,
+        baseUrl: simulator.url,
+        taskType: "RETRIEVAL_DOCUMENT",
+        outputDimensionality: 8,
+      });
+      const vectors = await embedder.embedContents([
+        { text: "Open Settings.", title: "Account help" },
+        "Dogs bark.",
+        { text: "Cats purr.", title: "Cats" },
+      ]);
+      assert.equal(batches.length, 1, "titles in the text: one call for all");
+      assert.deepEqual(batches[0]?.requests, [
+        { text: "title: Account help | text: Open Settings.", dimensions: 8 },
+        { text: "title: none | text: Dogs bark.", dimensions: 8 },
+        { text: "title: Cats | text: Cats purr.", dimensions: 8 },
+      ]);
+      assert.equal(vectors.length, 3);
+    });
+    await t.step("no task type: the text exactly as given", async () => {
+      batches.length = 0;
+      const embedder = new GeminiEmbedder({ apiKey: KEY, baseUrl: simulator.url });
+      await embedder.embedContents(["  as | given ", { text: "x", title: "ignored" }]);
+      assert.deepEqual(batches[0]?.requests, [
+        { text: "  as | given ", dimensions: 3072 },
+        { text: "x", dimensions: 3072 },
+      ]);
+    });
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("GeminiEmbedder sends 001 taskType as a field, title only with RETRIEVAL_DOCUMENT, one call per title", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const model = "gemini-embedding-001";
+    const documents = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      model,
+      taskType: "RETRIEVAL_DOCUMENT",
+      outputDimensionality: 8,
+    });
+    const vectors = await documents.embedContents([
+      { text: "a", title: "A" },
+      "b",
+      { text: "c", title: "A" },
+    ]);
+    // The SDK applies one config to a whole call: one call per distinct title.
+    assert.deepEqual(batches.map((b) => b.requests), [
+      [
+        { text: "a", dimensions: 8, taskType: "RETRIEVAL_DOCUMENT", title: "A" },
+        { text: "c", dimensions: 8, taskType: "RETRIEVAL_DOCUMENT", title: "A" },
+      ],
+      [{ text: "b", dimensions: 8, taskType: "RETRIEVAL_DOCUMENT" }],
+    ]);
+    assert.deepEqual(
+      vectors,
+      ["a", "b", "c"].map((t) => normalize(simulatedEmbedding(t, 8, model))),
+    );
+
+    batches.length = 0;
+    const queries = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      model,
+      taskType: "RETRIEVAL_QUERY",
+    });
+    await queries.embedContents([{ text: "q", title: "not a document" }]);
+    assert.deepEqual(batches[0]?.requests, [{
+      text: "q",
+      dimensions: 3072,
+      taskType: "RETRIEVAL_QUERY",
+    }]);
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("GeminiEmbedder returns unit-length vectors unless normalize is false", async () => {
+  await using simulator = startSimulator();
+  const model = "gemini-embedding-001";
+  const normalized = new GeminiEmbedder({
+    apiKey: KEY,
+    baseUrl: simulator.url,
+    model,
+    outputDimensionality: 768,
+  });
+  const raw = new GeminiEmbedder({
+    apiKey: KEY,
+    baseUrl: simulator.url,
+    model,
+    outputDimensionality: 768,
+    normalize: false,
+  });
+  const [unit] = await normalized.embed(["text"]);
+  const [asReturned] = await raw.embed(["text"]);
+  assert.ok(Math.abs(Math.hypot(...unit!) - 1) < 1e-12);
+  // 001 below 3072 values comes back shorter than unit length, and is written as it came.
+  assert.ok(Math.hypot(...asReturned!) < 0.9);
+  assert.deepEqual(asReturned, simulatedEmbedding("text", 768, model));
+  // gemini-embedding-2 is unit length already: normalising changes nothing.
+  const v2 = new GeminiEmbedder({ apiKey: KEY, baseUrl: simulator.url, outputDimensionality: 768 });
+  assert.deepEqual(await v2.embed(["text"]), [
+    simulatedEmbedding("text", 768, "gemini-embedding-2"),
+  ]);
+});
+
+Deno.test("GeminiEmbedder sends media as parts after the text, one content (one vector) per input", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3]);
+    const pdf = new TextEncoder().encode("%PDF-1.4 /Type /Page");
+    const file = (name: string, mimeType: string, bytes: Uint8Array) => ({
+      name,
+      mimeType,
+      size: bytes.length,
+      tokens: 258,
+      read: () => Promise.resolve(bytes),
+    });
+    const embedder = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      taskType: "RETRIEVAL_DOCUMENT",
+      outputDimensionality: 8,
+    });
+    const vectors = await embedder.embedContents([
+      { text: "a cat", media: [file("cat.png", "image/png", png)] },
+      { media: [file("doc.pdf", "application/pdf", pdf)] },
+      "plain text",
+    ]);
+    assert.equal(vectors.length, 3);
+    const requests = batches[0]!.requests;
+    // No instruction on text that travels with media.
+    assert.deepEqual(requests[0], {
+      text: "a cat",
+      dimensions: 8,
+      media: [{ mimeType: "image/png", data: png }],
+    });
+    assert.deepEqual(requests[1], {
+      text: "",
+      dimensions: 8,
+      media: [{ mimeType: "application/pdf", data: pdf }],
+    });
+    assert.equal(requests[2]?.text, "title: none | text: plain text");
+    assert.deepEqual(
+      vectors[0],
+      simulatedContentEmbedding(
+        { text: "a cat", media: [{ mimeType: "image/png", data: png }] },
+        8,
+      ),
+    );
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("GeminiEmbedder uploads large media through the Files API and deletes it after the call", async () => {
+  const log: string[] = [];
+  let sent: unknown;
+  const client: GeminiClient = {
+    models: {
+      embedContent(params) {
+        sent = params.contents;
+        log.push("embed");
+        return Promise.resolve({ embeddings: params.contents.map(() => ({ values: [3, 4] })) });
+      },
+    },
+    files: {
+      upload({ file, config }) {
+        log.push(`upload ${file.size} ${config?.mimeType}`);
+        return Promise.resolve({ name: "files/abc", uri: "https://files/abc", state: "ACTIVE" });
+      },
+      get: () => Promise.reject(new Error("not polled: the file is ACTIVE")),
+      delete({ name }) {
+        log.push(`delete ${name}`);
+        return Promise.resolve({});
+      },
+    },
+  };
+  const size = 21 * 1024 * 1024; // over the 20 MB inline limit
+  const embedder = new GeminiEmbedder({ client });
+  const vectors = await embedder.embedContents([{
+    text: "clip",
+    media: [{
+      name: "big.mp4",
+      mimeType: "video/mp4",
+      size,
+      tokens: 2112,
+      read: () => Promise.resolve(new Uint8Array(size)),
+    }],
+  }]);
+  assert.deepEqual(vectors, [[0.6, 0.8]]);
+  assert.deepEqual(log, [`upload ${size} video/mp4`, "embed", "delete files/abc"]);
+  assert.deepEqual(sent, [{
+    role: "user",
+    parts: [{ text: "clip" }, {
+      fileData: { mimeType: "video/mp4", fileUri: "https://files/abc" },
+    }],
+  }]);
+});
+
+Deno.test("GeminiEmbedder refuses media for gemini-embedding-001 before any call", async () => {
+  let calls = 0;
+  const client: GeminiClient = {
+    models: {
+      embedContent() {
+        calls++;
+        return Promise.resolve({ embeddings: [] });
+      },
+    },
+  };
+  const embedder = new GeminiEmbedder({ client, model: "gemini-embedding-001" });
+  const image = {
+    name: "a.png",
+    mimeType: "image/png",
+    size: 1,
+    tokens: 1,
+    read: () => Promise.resolve(new Uint8Array(1)),
+  };
+  await assert.rejects(embedder.embedContents([{ media: [image] }]), {
+    name: "TypeError",
+    message: "Cannot embed a.png: gemini-embedding-001 does not take image/png",
+  });
+  assert.equal(calls, 0);
+});
+
+Deno.test("GeminiEmbedder counts the task instruction and media in inputTokens and knows its model's limit", () => {
+  const v2 = new GeminiEmbedder({ apiKey: KEY, taskType: "RETRIEVAL_DOCUMENT" });
+  assert.equal(v2.maxInputTokens, 8192);
+  assert.equal(v2.inputTokens("hello"), estimateTokens("title: none | text: hello"));
+  const image = {
+    name: "a.png",
+    mimeType: "image/png",
+    size: 1,
+    tokens: 267,
+    read: () => Promise.resolve(new Uint8Array(1)),
+  };
+  assert.equal(v2.inputTokens({ text: "hello", media: [image] }), estimateTokens("hello") + 267);
+  const v1 = new GeminiEmbedder({
+    apiKey: KEY,
+    model: "gemini-embedding-001",
+    taskType: "RETRIEVAL_DOCUMENT",
+  });
+  assert.equal(v1.maxInputTokens, 2048);
+  assert.equal(v1.inputTokens("hello"), estimateTokens("hello"));
+  assert.equal(new GeminiEmbedder({ apiKey: KEY, maxInputTokens: 100 }).maxInputTokens, 100);
+});
+
+Deno.test("GeminiEmbedder uploads a large file through the real SDK's Files API, embeds it as its bytes, then deletes it", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const size = 21 * 1024 * 1024; // over the 20 MB inline limit
+    const bytes = new Uint8Array(size);
+    bytes[0] = 137;
+    bytes[size - 1] = 7;
+    const embedder = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      outputDimensionality: 8,
+    });
+    const [vector] = await embedder.embedContents([{
+      text: "a big picture",
+      media: [{
+        name: "big.png",
+        mimeType: "image/png",
+        size,
+        tokens: 267,
+        read: () => Promise.resolve(bytes),
+      }],
+    }]);
+    const sent = batches[0]!.requests[0]!.media![0]!;
+    assert.match(sent.fileUri ?? "", /\/files\/[a-z0-9-]+$/, "sent as fileData, not inline");
+    assert.deepEqual(
+      vector,
+      simulatedContentEmbedding({
+        text: "a big picture",
+        media: [{ mimeType: "image/png", data: bytes }],
+      }, 8),
+      "the same vector as the bytes inline",
+    );
+    assert.equal(simulator.batch.stats.filesUploaded, 1);
+    assert.equal(simulator.batch.stats.filesDeleted, 1, "deleted after the call");
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("EmbeddingBatcher over GeminiEmbedder: per-caller titles, the model's instructions, one call", async () => {
+  const { simulator, batches } = recordingSimulator();
+  try {
+    const embedder = new GeminiEmbedder({
+      apiKey: KEY,
+      baseUrl: simulator.url,
+      taskType: "RETRIEVAL_DOCUMENT",
+      outputDimensionality: 4,
+    });
+    await using batcher = new EmbeddingBatcher({ embedder, timeout: "20ms" });
+    const vectors = await Promise.all([
+      batcher.embed({ text: "body", title: "One" }),
+      batcher.embed({ text: "body", title: "Two" }),
+      batcher.embed({ text: "body", title: "One" }), // shares the first caller's slot
+      batcher.embed("body"),
+    ]);
+    assert.deepEqual(batches.map((b) => b.requests.map((r) => r.text)), [[
+      "title: One | text: body",
+      "title: Two | text: body",
+      "title: none | text: body",
+    ]]);
+    assert.deepEqual(vectors[0], vectors[2]);
+    assert.notDeepEqual(vectors[0], vectors[1]);
+    assert.deepEqual(vectors[3], simulatedEmbedding("title: none | text: body", 4));
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("GeminiEmbedder waits for an uploaded file to become ACTIVE, and deletes it when aborted", async () => {
+  using time = new FakeTime();
+  const log: string[] = [];
+  let polls = 0;
+  const client: GeminiClient = {
+    models: {
+      embedContent(params) {
+        log.push("embed");
+        return Promise.resolve({ embeddings: params.contents.map(() => ({ values: [1, 0] })) });
+      },
+    },
+    files: {
+      upload: () => Promise.resolve({ name: "files/v", uri: "u", state: "PROCESSING" }),
+      get() {
+        log.push("get");
+        return Promise.resolve({
+          name: "files/v",
+          uri: "u",
+          state: ++polls < 2 ? "PROCESSING" : "ACTIVE",
+        });
+      },
+      delete({ name }) {
+        log.push(`delete ${name}`);
+        return Promise.resolve({});
+      },
+    },
+  };
+  const size = 21 * 1024 * 1024;
+  const video = {
+    name: "v.mp4",
+    mimeType: "video/mp4",
+    size,
+    tokens: 1,
+    read: () => Promise.resolve(new Uint8Array(size)),
+  };
+  const embedder = new GeminiEmbedder({ client });
+  assert.deepEqual(await time.until(embedder.embedContents([{ media: [video] }])), [[1, 0]]);
+  assert.deepEqual(log, ["get", "get", "embed", "delete files/v"]);
+
+  log.length = 0;
+  polls = -100; // stays PROCESSING
+  const controller = new AbortController();
+  const aborted = embedder.embedContents([{ media: [video] }], { signal: controller.signal });
+  await time.tick(1500, true); // stepwise: the poll's timers are made along the way
+  const reason = new Error("stop");
+  controller.abort(reason);
+  await assert.rejects(aborted, (error) => error === reason);
+  assert.ok(!log.includes("embed"));
+  assert.equal(log.at(-1), "delete files/v", "the upload is deleted even when the call is aborted");
 });

@@ -24,3 +24,4 @@ export * from "./models.ts";
 export * from "./parts.ts";
 export * from "./request.ts";
 export * from "./normalize.ts";
+export * from "./media_files.ts";

@@ -36,7 +36,9 @@ export interface UploadedFile {
 /** The part of the SDK's `ai.files` that embatch uses. */
 export interface FilesClient {
   /** Uploads a file. */
-  upload(params: { file: Blob; config?: { mimeType?: string } }): Promise<UploadedFile>;
+  upload(
+    params: { file: Blob; config?: { mimeType?: string; abortSignal?: AbortSignal } },
+  ): Promise<UploadedFile>;
   /** Reads a file's state. */
   get(params: { name: string }): Promise<UploadedFile>;
   /** Deletes a file. */

@@ -2,6 +2,7 @@
 // (node:test mock.timers, which fake Date but not performance.now) control it.
 
 const realDateNow = Date.now;
+const origin = performance.timeOrigin;
 
 /**
  * Milliseconds since the epoch. With the real `Date` this is monotonic and
@@ -10,5 +11,5 @@ const realDateNow = Date.now;
  * faked (tests) it is the fake `Date.now()`, so fake time controls it.
  */
 export function now(): number {
-  return Date.now === realDateNow ? performance.timeOrigin + performance.now() : Date.now();
+  return Date.now === realDateNow ? origin + performance.now() : Date.now();
 }

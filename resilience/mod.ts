@@ -29,3 +29,5 @@ export * from "./resilient_embedder.ts";
 export * from "./retry.ts";
 export * from "./quota_limiter.ts";
 export * from "./tokens.ts";
+export * from "./circuit_breaker.ts";
+export * from "./network_failure.ts";

@@ -15,6 +15,7 @@ import { parseDuration } from "../duration.ts";
 import { type Embedder, type EmbedInput, inputText } from "../embedder.ts";
 import { EmbeddingCountError, EmbeddingError, GeminiApiError } from "../errors.ts";
 import { type CallRecord, EmbeddingMetrics } from "../metrics.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { QuotaLimiter } from "./quota_limiter.ts";
 import {
   backoffDelay,
@@ -134,6 +135,16 @@ export interface ResilienceOptions {
    */
   callTimeout?: number | string;
   /**
+   * The run-wide circuit breaker: a breaker to share, options for a new one,
+   * or `false` for none. Before any call has succeeded, a few network errors
+   * or timeouts in a row stop every call with a `CircuitOpenError`; after
+   * calls have succeeded, such failures are waited out (without spending
+   * attempts) for up to its `maxOutage`.
+   *
+   * @default {a new CircuitBreaker: failFast 3, maxOutage "5m"}
+   */
+  circuitBreaker?: CircuitBreaker | CircuitBreakerOptions | false;
+  /**
    * Called once per logical call, when it has succeeded or given up.
    *
    * @default {undefined}
@@ -188,7 +199,12 @@ type CallOutcome =
  * 5. A 400 on a call of several texts is narrowed down: the text the error
  *    names (`requests[i]`), else each half in turn, so only the bad texts fail.
  *
- * It rejects only when the signal aborts.
+ * 6. Network errors and timeouts are also counted run-wide by a
+ *    {@linkcode CircuitBreaker}: before any call has succeeded a few in a row
+ *    stop every call with a `CircuitOpenError`; afterwards an outage is
+ *    retried with backoff, without spending attempts, for up to `maxOutage`.
+ *
+ * It rejects only when the signal aborts or the circuit breaker opens.
  *
  * @example Usage
  * ```ts
@@ -217,12 +233,15 @@ export class ResilientEmbedder {
   readonly #limiter: QuotaLimiter;
   readonly #policy: RetryPolicy;
   readonly #maxInputTokens: number;
+  // What the embedder adds to any text, in estimated tokens (plus 2 for joins): set on first use.
+  #overhead: number | undefined;
   readonly #truncate: boolean;
   readonly #maxTexts: number;
   readonly #maxBytes: number;
   readonly #callTimeout: number;
   readonly #onCall: ((record: CallRecord) => void) | undefined;
   readonly #metrics: EmbeddingMetrics;
+  readonly #breaker: CircuitBreaker | undefined;
 
   /**
    * Creates the wrapper.
@@ -273,6 +292,12 @@ export class ResilientEmbedder {
     this.#maxBytes = maxRequestBytes;
     this.#onCall = options.onCall;
     this.#metrics = options.metrics ?? new EmbeddingMetrics();
+    const breaker = options.circuitBreaker ?? {};
+    this.#breaker = breaker === false
+      ? undefined
+      : breaker instanceof CircuitBreaker
+      ? breaker
+      : new CircuitBreaker(breaker);
   }
 
   /** The metrics this embedder records its calls in. */
@@ -283,6 +308,11 @@ export class ResilientEmbedder {
   /** The quota limiter its calls wait on. */
   get limiter(): QuotaLimiter {
     return this.#limiter;
+  }
+
+  /** The circuit breaker its calls report to, unless it was turned off. */
+  get circuitBreaker(): CircuitBreaker | undefined {
+    return this.#breaker;
   }
 
   /** The current concurrency limit (lowered after 429s, then recovering). */
@@ -297,6 +327,8 @@ export class ResilientEmbedder {
    * @param options Cancellation and the batch to name in call records.
    * @returns One result per text.
    * @throws {unknown} `signal.reason` when the signal aborts.
+   * @throws {CircuitOpenError} When the circuit breaker opens (or is open):
+   * the service cannot be reached, or an outage outlasted `maxOutage`.
    */
   async embedEach(
     inputs: readonly EmbedInput[],
@@ -342,8 +374,34 @@ export class ResilientEmbedder {
       };
     }
     const max = this.#maxInputTokens;
-    let tokens = this.#tokens(input);
-    if (tokens <= max) return { index, input, tokens, bytes: requestBytes(input) };
+    if (typeof input === "string" && this.#limiter.tpm === Infinity) {
+      // Tokens are counted only for a tokens-per-minute quota; without one, a
+      // text clearly under the limit by its length is not estimated at all:
+      // no count exceeds 3 tokens per UTF-16 unit (UTF-8 bytes, what a
+      // byte-fallback tokenizer can reach; estimateTokens stays under 2)
+      // beyond what the embedder adds to any text (plus 2 where they join).
+      if (this.#overhead === undefined) {
+        try {
+          this.#overhead = this.#tokens("") + 2;
+        } catch {
+          this.#overhead = Infinity; // never take the shortcut
+        }
+      }
+      if (input.length * 3 + this.#overhead <= max) {
+        return { index, input, tokens: 0, bytes: requestBytes(input) };
+      }
+    }
+    let tokens: number;
+    try {
+      tokens = this.#tokens(input);
+    } catch (error) {
+      // The embedder cannot send this input (an unknown task type, media its
+      // model does not take): that input's own error, not the batch's.
+      return { code: "INVALID_INPUT", message: (error as Error).message };
+    }
+    if (tokens <= max) {
+      return { index, input, tokens: this.#counted(tokens), bytes: requestBytes(input) };
+    }
     if (!this.#truncate) {
       return {
         code: "TOKEN_LIMIT",
@@ -369,7 +427,12 @@ export class ResilientEmbedder {
           `Cannot embed text: estimated at ${tokens} tokens even when cut, over the limit of ${max}`,
       };
     }
-    return { index, input: cut, tokens, bytes: requestBytes(cut) };
+    return { index, input: cut, tokens: this.#counted(tokens), bytes: requestBytes(cut) };
+  }
+
+  /** The tokens an entry reserves: its estimate under a tokens-per-minute quota, else 0. */
+  #counted(tokens: number): number {
+    return this.#limiter.tpm === Infinity ? 0 : tokens;
   }
 
   #tokens(input: EmbedInput): number {
@@ -457,8 +520,12 @@ export class ResilientEmbedder {
       this.#onCall?.(record);
       return outcome;
     };
+    const breaker = this.#breaker;
+    // Attempts made during an outage being waited out are not spent.
+    let spent = 0;
     for (let attempts = 1;; attempts++) {
       let result: { vectors: number[][] } | { error: unknown };
+      breaker?.throwIfOpen();
       await this.#slots.acquire(signal);
       try {
         await this.#limiter.acquire(tokens, signal ? { signal } : undefined);
@@ -470,20 +537,25 @@ export class ResilientEmbedder {
       }
       if (signal?.aborted) throw signal.reason;
       if ("vectors" in result) {
+        breaker?.recordSuccess();
         this.#slots.increase();
         return finish({ ok: true, vectors: result.vectors, attempts });
       }
       const errorClass = classifyError(result.error);
       failures.push(errorClass.code);
+      const kind = breaker?.recordFailure(result.error); // throws once every call would fail alike
+      const outage = breaker?.isOutage(kind) ?? false;
+      if (!outage) spent++;
       const delay = errorClass.retryAfter ?? backoffDelay(attempts, this.#policy);
       if (errorClass.rateLimited) {
         this.#slots.decrease();
         this.#limiter.pause(delay);
       }
-      if (
-        !errorClass.retryable || attempts >= this.#policy.maxAttempts ||
-        now() + delay - startedAt > this.#policy.maxRetryTime
-      ) {
+      const giveUp = !errorClass.retryable ||
+        (!outage && (spent >= this.#policy.maxAttempts ||
+          now() + delay - startedAt > this.#policy.maxRetryTime));
+      this.#metrics.attemptFailed(errorClass.code, !giveUp);
+      if (giveUp) {
         return finish(
           { ok: false, error: result.error, class: errorClass, attempts },
           errorClass.status,
@@ -500,7 +572,9 @@ export class ResilientEmbedder {
     signal?.addEventListener("abort", onAbort, { once: true });
     const timeout = this.#callTimeout;
     const timer = timeout === Infinity ? undefined : setTimeout(() => {
-      call.abort(new DOMException(`Call timed out after ${timeout} ms`, "TimeoutError"));
+      call.abort(
+        new DOMException(`Call timed out: no answer within ${timeout / 1000}s`, "TimeoutError"),
+      );
     }, timeout);
     try {
       const embedder = this.#embedder;

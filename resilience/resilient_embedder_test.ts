@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ResilientEmbedder } from "./resilient_embedder.ts";
-import type { Embedder } from "../embedder.ts";
+import { type Embedder, type EmbedInput, inputText } from "../embedder.ts";
+import { estimateTokens } from "./tokens.ts";
 import type { CallRecord } from "../metrics.ts";
 import { GeminiApiError } from "../errors.ts";
 import { FakeTime } from "../internal/fake_time.ts";
@@ -95,7 +96,10 @@ Deno.test("ResilientEmbedder retries transient errors with backoff, and not perm
   await t.step("gives up after maxAttempts", async () => {
     const { embedder, calls } = scripted(() => new TypeError("connection reset"));
     const [result] = await time.until(
-      new ResilientEmbedder(embedder, { retry: { maxAttempts: 3, initialDelay: 10 } })
+      new ResilientEmbedder(embedder, {
+        retry: { maxAttempts: 3, initialDelay: 10 },
+        circuitBreaker: false,
+      })
         .embedEach(["x"]),
     );
     assert.equal(calls.length, 3);
@@ -272,4 +276,135 @@ Deno.test("ResilientEmbedder rejects bad options", () => {
   );
   assert.throws(() => new ResilientEmbedder(embedder, { callTimeout: "soon" }), RangeError);
   assert.throws(() => new ResilientEmbedder(embedder, { rpm: -1 }), RangeError);
+});
+
+/** A content-aware embedder: adds a 10-token prefix, groups by title, records each call. */
+function contentAware(maxInputTokens?: number) {
+  const calls: EmbedInput[][] = [];
+  const embedder: Embedder = {
+    ...(maxInputTokens !== undefined && { maxInputTokens }),
+    embed: (texts) => Promise.resolve(texts.map(vector)),
+    embedContents(inputs) {
+      calls.push([...inputs]);
+      return Promise.resolve(inputs.map((input) => vector(inputText(input) || "media")));
+    },
+    inputTokens: (input) => 10 + estimateTokens(inputText(input)),
+    callGroup: (input) => typeof input === "string" ? "" : input.title ?? "",
+  };
+  return { embedder, calls };
+}
+
+Deno.test("ResilientEmbedder counts what the embedder adds against the token limit, and cuts only the text", async () => {
+  const { embedder, calls } = contentAware(100);
+  const resilient = new ResilientEmbedder(embedder, { truncate: true });
+  const fits = "word ".repeat(30); // 30 tokens + 10
+  const long = "word ".repeat(200);
+  const results = await resilient.embedEach([fits, long]);
+  assert.equal(results[0]?.truncated, false);
+  assert.equal(results[1]?.truncated, true);
+  const sent = calls.flat().map(inputText);
+  assert.equal(sent[0], fits);
+  assert.ok(long.startsWith(sent[1]!));
+  assert.ok(10 + estimateTokens(sent[1]!) <= 100, "within the limit with the prefix");
+  assert.ok(estimateTokens(sent[1]!) > 80, "cut by what was over, not more");
+
+  const strict = new ResilientEmbedder(contentAware(100).embedder);
+  const [refused] = await strict.embedEach(["abc ".repeat(95)]); // 95 + 10 > 100
+  assert.equal(refused?.error?.code, "TOKEN_LIMIT");
+  assert.match(refused!.error!.message, /estimated at 105 tokens, over the limit of 100/);
+});
+
+Deno.test("ResilientEmbedder takes the embedder's model limit unless maxInputTokens is given", async () => {
+  const text = "abc ".repeat(3000); // 3,000 tokens: over 2,048, within 8,192
+  const [v2] = await new ResilientEmbedder(contentAware(8192).embedder).embedEach([text]);
+  assert.equal(v2?.ok, true);
+  const [v1] = await new ResilientEmbedder(contentAware(2048).embedder).embedEach([text]);
+  assert.equal(v1?.error?.code, "TOKEN_LIMIT");
+  const [capped] = await new ResilientEmbedder(contentAware(8192).embedder, { maxInputTokens: 50 })
+    .embedEach([text]);
+  assert.equal(capped?.error?.code, "TOKEN_LIMIT");
+});
+
+Deno.test("ResilientEmbedder sends inputs of different call groups in different calls, results in order", async () => {
+  const { embedder, calls } = contentAware();
+  const inputs: EmbedInput[] = [
+    { text: "a", title: "A" },
+    "b",
+    { text: "c", title: "A" },
+    { text: "d", title: "D" },
+  ];
+  const results = await new ResilientEmbedder(embedder).embedEach(inputs);
+  assert.deepEqual(results.map((r) => r.embedding), ["a", "b", "c", "d"].map(vector));
+  assert.deepEqual(calls.map((c) => c.map(inputText)), [["a", "c"], ["b"], ["d"]]);
+});
+
+Deno.test("ResilientEmbedder bounds calls by estimated request bytes; one input always goes", async () => {
+  const { embedder, calls } = contentAware();
+  const media = (size: number) => ({
+    name: "x.png",
+    mimeType: "image/png",
+    size,
+    tokens: 258,
+    read: () => Promise.resolve(new Uint8Array(0)),
+  });
+  const inputs: EmbedInput[] = [
+    { media: [media(600_000)] },
+    { media: [media(600_000)] },
+    { media: [media(3_000_000)] },
+    "small",
+  ];
+  await new ResilientEmbedder(embedder, { maxRequestBytes: 2_000_000 }).embedEach(inputs);
+  // base64 makes 600 kB about 800 kB: two fit in 2 MB; the 4 MB one goes alone.
+  assert.deepEqual(calls.map((c) => c.length), [2, 1, 1]);
+});
+
+Deno.test("ResilientEmbedder refuses contents for an embedder that takes plain texts only", async () => {
+  const { embedder, calls } = scripted();
+  const results = await new ResilientEmbedder(embedder).embedEach(["fine", {
+    text: "titled",
+    title: "T",
+  }]);
+  assert.equal(results[0]?.ok, true);
+  assert.equal(results[1]?.error?.code, "UNSUPPORTED_INPUT");
+  assert.deepEqual(calls.map((c) => c.texts), [["fine"]]);
+});
+
+Deno.test("ResilientEmbedder gives an input the embedder cannot measure its own INVALID_INPUT result", async () => {
+  const { embedder, calls } = contentAware();
+  const picky: Embedder = {
+    ...embedder,
+    inputTokens(input) {
+      if (typeof input !== "string" && input.media !== undefined) {
+        throw new TypeError("Cannot embed a.png: this model does not take image/png");
+      }
+      return embedder.inputTokens!(input);
+    },
+  };
+  const image = {
+    name: "a.png",
+    mimeType: "image/png",
+    size: 1,
+    tokens: 1,
+    read: () => Promise.resolve(new Uint8Array(1)),
+  };
+  const results = await new ResilientEmbedder(picky).embedEach(["fine", { media: [image] }]);
+  assert.equal(results[0]?.ok, true);
+  assert.equal(results[1]?.error?.code, "INVALID_INPUT");
+  assert.match(results[1]!.error!.message, /does not take image\/png/);
+  assert.equal(calls.flat().length, 1);
+});
+
+Deno.test("ResilientEmbedder counts retries and 429s in its metrics as they happen, not at the call's end", async () => {
+  using time = new FakeTime();
+  const { embedder } = scripted((_, call) => call === 1 ? quota("60s") : undefined);
+  const resilient = new ResilientEmbedder(embedder);
+  const done = resilient.embedEach(["a"]);
+  await time.tick(30_000); // half-way through the server's 60 s delay
+  const during = resilient.metrics.summary();
+  assert.equal(during.rateLimited, 1, "the 429 shows while the call waits");
+  assert.equal(during.retries, 1, "so does the retry it waits for");
+  await time.tick(30_000);
+  await done;
+  const after = resilient.metrics.summary();
+  assert.deepEqual([after.rateLimited, after.retries, after.calls], [1, 1, 2], "counted once");
 });

@@ -11,10 +11,6 @@
  */
 export const MAX_INPUT_TOKENS = 2048;
 
-// One piece per match, by group: a run of ASCII letters, a run of whitespace,
-// a code point beyond the BMP (a surrogate pair), or any other single character.
-const PIECE = /([A-Za-z]+)|(\s+)|([\ud800-\udbff][\udc00-\udfff])|[^]/g;
-
 /**
  * Estimates how many tokens Gemini counts for `text`, erring high.
  *
@@ -31,7 +27,9 @@ const PIECE = /([A-Za-z]+)|(\s+)|([\ud800-\udbff][\udc00-\udfff])|[^]/g;
  *   which fall back to bytes) costs four, its UTF-8 length.
  *
  * The result is never below `ceil(length / 4)`, the common rule of thumb, and
- * never below 1 for a non-empty text.
+ * never below 1 for a non-empty text. It is never above `2 × length` (see
+ * {@linkcode isClearlyWithinTokens}). One pass over the UTF-16 code units,
+ * allocating nothing.
  *
  * @param text The text to estimate.
  * @returns The estimated token count; 0 for an empty text.
@@ -49,14 +47,71 @@ const PIECE = /([A-Za-z]+)|(\s+)|([\ud800-\udbff][\udc00-\udfff])|[^]/g;
  * ```
  */
 export function estimateTokens(text: string): number {
+  const length = text.length;
   let tokens = 0;
-  for (const [piece, letters, spaces, astral] of text.matchAll(PIECE)) {
-    if (letters !== undefined) tokens += Math.ceil(letters.length / 3);
-    else if (spaces !== undefined) tokens += spaces === " " ? 0 : Math.ceil(spaces.length / 4);
-    else if (astral !== undefined) tokens += 4;
-    else if (piece !== "") tokens += 1;
+  let i = 0;
+  while (i < length) {
+    const c = text.charCodeAt(i);
+    if (isAsciiLetter(c)) {
+      let end = i + 1;
+      while (end < length && isAsciiLetter(text.charCodeAt(end))) end++;
+      tokens += Math.ceil((end - i) / 3);
+      i = end;
+    } else if (isSpace(c)) {
+      let end = i + 1;
+      while (end < length && isSpace(text.charCodeAt(end))) end++;
+      // A lone ASCII space joins the next word's token.
+      if (end - i > 1 || c !== 0x20) tokens += Math.ceil((end - i) / 4);
+      i = end;
+    } else if (
+      c >= 0xd800 && c <= 0xdbff && i + 1 < length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      tokens += 4; // a code point beyond the BMP: its four UTF-8 bytes
+      i += 2;
+    } else {
+      tokens += 1;
+      i++;
+    }
   }
-  return Math.max(tokens, Math.ceil(text.length / 4), text === "" ? 0 : 1);
+  return Math.max(tokens, Math.ceil(length / 4), length === 0 ? 0 : 1);
+}
+
+/**
+ * Whether `text` is certainly within `maxTokens` by {@linkcode estimateTokens},
+ * judged from its length alone: no code unit costs more than 2 tokens (a
+ * surrogate pair, two units, costs 4), so `2 × length ≤ maxTokens` is enough.
+ * It costs nothing, so callers can skip the estimate for the usual short text.
+ *
+ * @param text The text.
+ * @param maxTokens The limit.
+ * @returns `true` when the text cannot be over the limit; `false` when it has to be estimated.
+ *
+ * @example Usage
+ * ```ts
+ * import { estimateTokens, isClearlyWithinTokens } from "./tokens.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isClearlyWithinTokens("a short sentence", 2048), true);
+ * const long = "x".repeat(3000);
+ * assert.equal(isClearlyWithinTokens(long, 2048), false);
+ * assert.equal(estimateTokens(long), 1000); // not clearly within, but within
+ * ```
+ */
+export function isClearlyWithinTokens(text: string, maxTokens: number): boolean {
+  return text.length * 2 <= maxTokens;
+}
+
+function isAsciiLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
+/** The characters of the regular expression class `\s`. */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 ||
+    c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 let graphemes: Intl.Segmenter | undefined;

@@ -1,6 +1,8 @@
 // Internal: an error answered to the client, rendered in the protocol it spoke:
 // Gemini's {"error":{code,message,status}} or OpenAI's {"error":{message,type,param,code}}.
 
+import { CircuitOpenError, EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
+
 /** The protocol a request spoke, which decides the shape of its answers. */
 export type Protocol = "gemini" | "openai";
 
@@ -112,4 +114,36 @@ export class HttpError extends Error {
     }
     return new Response(JSON.stringify({ error }), { status: kind.status, headers });
   }
+}
+
+/** Turns whatever a request failed with into the answer's error. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof EmbeddingBatcherClosedError) {
+    return new HttpError("overloaded", "Server is shutting down: retry on another instance", {
+      retryAfter: 1,
+    });
+  }
+  if (error instanceof CircuitOpenError) {
+    // Upstream cannot be reached: every call would fail alike until the breaker lets one through.
+    return new HttpError("upstream", `Upstream unreachable: ${error.reason}`, { retryAfter: 30 });
+  }
+  if (!(error instanceof EmbeddingError)) {
+    return new HttpError("internal", "Internal error: the request could not be served");
+  }
+  const { code, status = 0, message } = error;
+  if (code === "TOKEN_LIMIT" || code === "EMPTY_TEXT") return new HttpError("invalid", message);
+  if (code === "RESOURCE_EXHAUSTED" || status === 429) {
+    return new HttpError(
+      "overloaded",
+      "Upstream quota exhausted: retries did not get through before the deadline",
+      { retryAfter: 5 },
+    );
+  }
+  if (status === 401 || status === 403 || /API key/i.test(message)) {
+    return new HttpError("upstream", "Upstream refused the server's credentials");
+  }
+  if (status === 400) return new HttpError("invalid", `Upstream refused the request: ${message}`);
+  if (status === 404) return new HttpError("not_found", `Upstream: ${message}`);
+  return new HttpError("upstream", `Upstream call failed: ${code}`);
 }

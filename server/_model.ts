@@ -1,7 +1,25 @@
-// Internal: everything the server knows about models, in one place so that it
-// can move onto the model profiles (gemini/models.ts) when they land.
+// Internal: what the server needs to know about models, read from the model
+// profiles (gemini/models.ts) so that limits stay in one table.
 
-/** The most values Gemini embedding models return per vector. */
+import { DEFAULT_MODEL, modelProfile } from "../gemini/models.ts";
+
+/**
+ * The models `main.ts serve` serves when no `--model` is given: both GA embedding models.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_SERVED_MODELS } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(DEFAULT_SERVED_MODELS, ["gemini-embedding-2", "gemini-embedding-001"]);
+ * ```
+ */
+export const DEFAULT_SERVED_MODELS: readonly string[] = [DEFAULT_MODEL, "gemini-embedding-001"];
+
+/**
+ * The largest `outputDimensionality` accepted before asking upstream. Smaller
+ * sizes than a model's documented minimum are left for the upstream to judge.
+ */
 export const MAX_DIMENSIONS = 3072;
 
 /** The model name without the `models/` prefix. */
@@ -9,10 +27,7 @@ export function bareModel(name: string): string {
   return name.startsWith("models/") ? name.slice("models/".length) : name;
 }
 
-/**
- * The most input tokens per text: 8,192 for gemini-embedding-2 (and its
- * previews), 2,048 for gemini-embedding-001 and any other model.
- */
+/** The most input tokens per text for `model`, from its profile (2,048 for an unknown model). */
 export function maxInputTokens(model: string): number {
-  return bareModel(model).startsWith("gemini-embedding-2") ? 8192 : 2048;
+  return modelProfile(model).maxInputTokens;
 }

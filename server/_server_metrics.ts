@@ -31,6 +31,11 @@ export class ServerMetrics {
     "Texts per upstream call.",
     [1, 2, 5, 10, 20, 50, 100],
   );
+  readonly callLatency = new Histogram(
+    "embatch_upstream_call_seconds",
+    "Duration of each upstream call, its retries and waits included.",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
   readonly itemLatency = new Histogram(
     "embatch_item_latency_seconds",
     "Time from a text's admission to its vector.",
@@ -88,6 +93,7 @@ export class ServerMetrics {
       this.texts,
       this.rejected,
       this.batchTexts,
+      this.callLatency,
       this.itemLatency,
       ...this.#sampled,
     ].map((metric) => metric.render()).join("");

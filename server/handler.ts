@@ -7,24 +7,8 @@
 
 import type { BatchStrategy } from "../batcher.ts";
 import { parseDuration } from "../duration.ts";
-import { EmbeddingBatcherClosedError, EmbeddingError } from "../errors.ts";
-import { EmbeddingMetrics } from "../metrics.ts";
 import type { RetryOptions } from "../resilience/retry.ts";
-import { requestToken, TokenSet } from "./_auth.ts";
-import { readJsonBody } from "./_body.ts";
-import { ClientLimits } from "./_client_limits.ts";
-import { Deadlines } from "./_deadlines.ts";
-import { Coalescer, type GroupedText } from "./_coalescer.ts";
-import {
-  batchEmbedContentsResponse,
-  embedContentResponse,
-  parseBatchEmbedContents,
-  parseEmbedContent,
-} from "./_gemini_protocol.ts";
-import { HttpError, type Protocol } from "./_http_error.ts";
-import { bareModel } from "./_model.ts";
-import { embeddingsResponse, parseEmbeddingsRequest } from "./_openai_protocol.ts";
-import { ServerMetrics } from "./_server_metrics.ts";
+import { EmbeddingService } from "./_service.ts";
 import type { UpstreamFactory } from "./upstream.ts";
 
 /** Options of {@linkcode createEmbeddingHandler}. */
@@ -169,9 +153,6 @@ export interface EmbeddingHandler {
   close(graceMs?: number): Promise<void>;
 }
 
-const GEMINI_ROUTE = /^\/(v1|v1beta)\/models\/([^/:]+):(embedContent|batchEmbedContents)$/;
-const CLIENT_GONE = new DOMException("The client disconnected", "AbortError");
-
 function durationMs(value: number | string, name: string): number {
   try {
     const ms = parseDuration(value, name);
@@ -180,34 +161,6 @@ function durationMs(value: number | string, name: string): number {
   } catch (error) {
     throw new RangeError(`Cannot create embedding handler: ${(error as Error).message}`);
   }
-}
-
-/** Turns whatever a request failed with into the answer's error. */
-function toHttpError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  if (error instanceof EmbeddingBatcherClosedError) {
-    return new HttpError("overloaded", "Server is shutting down: retry on another instance", {
-      retryAfter: 1,
-    });
-  }
-  if (!(error instanceof EmbeddingError)) {
-    return new HttpError("internal", "Internal error: the request could not be served");
-  }
-  const { code, status = 0, message } = error;
-  if (code === "TOKEN_LIMIT" || code === "EMPTY_TEXT") return new HttpError("invalid", message);
-  if (code === "RESOURCE_EXHAUSTED" || status === 429) {
-    return new HttpError(
-      "overloaded",
-      "Upstream quota exhausted: retries did not get through before the deadline",
-      { retryAfter: 5 },
-    );
-  }
-  if (status === 401 || status === 403 || /API key/i.test(message)) {
-    return new HttpError("upstream", "Upstream refused the server's credentials");
-  }
-  if (status === 400) return new HttpError("invalid", `Upstream refused the request: ${message}`);
-  if (status === 404) return new HttpError("not_found", `Upstream: ${message}`);
-  return new HttpError("upstream", `Upstream call failed: ${code}`);
 }
 
 /**
@@ -267,298 +220,46 @@ function toHttpError(error: unknown): HttpError {
  */
 export function createEmbeddingHandler(options: EmbeddingHandlerOptions): EmbeddingHandler {
   const requestTimeoutMs = durationMs(options.requestTimeout ?? "60s", "requestTimeout");
-  const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const maxQueue = options.maxQueue ?? 10_000;
-  const maxGroups = options.maxGroups ?? 64;
-  for (
-    const [name, value] of [["maxBodyBytes", maxBodyBytes], ["maxQueue", maxQueue], [
-      "maxGroups",
-      maxGroups,
-    ]] as const
-  ) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(
-        `Cannot create embedding handler: ${name} must be a positive integer, received ${value}`,
-      );
-    }
-  }
-  const tokens = new TokenSet(options.tokens ?? []);
-  const limits = new ClientLimits(options.clientConcurrency ?? 1024, options.clientRps ?? Infinity);
-  const served = options.models === undefined ? undefined : new Set(options.models.map(bareModel));
-  let inFlight = 0;
-  const upstreamMetrics = new EmbeddingMetrics();
-  const m = new ServerMetrics({
-    upstream: upstreamMetrics,
-    queueDepth: () => coalescer.pending,
-    inFlight: () => inFlight,
-  });
-  const coalescer = new Coalescer({
-    upstream: options.upstream,
-    batchSize: options.batchSize ?? 100,
-    timeout: options.timeout ?? "50ms",
-    strategy: options.strategy ?? "fixed",
-    maxQueue,
-    maxGroups,
+  const maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes ?? 4 * 1024 * 1024);
+  const service = new EmbeddingService({
+    tokens: options.tokens ?? [],
+    models: options.models,
+    clientConcurrency: options.clientConcurrency ?? 1024,
+    clientRps: options.clientRps ?? Infinity,
+    requestTimeoutMs,
+    maxBodyBytes,
+    batching: {
+      upstream: options.upstream,
+      batchSize: options.batchSize ?? 100,
+      timeout: options.timeout ?? "50ms",
+      strategy: options.strategy ?? "fixed",
+      maxQueue: positive("maxQueue", options.maxQueue ?? 10_000),
+      maxGroups: positive("maxGroups", options.maxGroups ?? 64),
+    },
     resilience: {
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       ...(options.rpm !== undefined && { rpm: options.rpm }),
       ...(options.tpm !== undefined && { tpm: options.tpm }),
       ...(options.callTimeout !== undefined && { callTimeout: options.callTimeout }),
       retry: { maxAttempts: 10, maxRetryTime: requestTimeoutMs, ...options.retry },
-      onCall: (record) => m.batchTexts.observe(record.texts),
     },
-    metrics: upstreamMetrics,
-    onItemLatency: (ms) => m.itemLatency.observe(ms / 1000),
+    onLog: options.onLog,
   });
-  const onStopCallbacks = new Set<() => void>();
-  const deadlines = new Deadlines(requestTimeoutMs);
-  let draining = false;
-  let idle: (() => void) | undefined;
-  let reading = 0; // requests accepted whose texts are not queued yet
-  let allRead: (() => void) | undefined;
-  let closing: Promise<void> | undefined;
-
-  const checkModel = (model: string, protocol: Protocol) => {
-    if (served !== undefined && !served.has(model)) {
-      throw new HttpError(
-        "not_found",
-        protocol === "gemini"
-          ? `models/${model} is not found: this server serves ${[...served].join(", ")}`
-          : `The model '${model}' does not exist: this server serves ${[...served].join(", ")}`,
-        { openaiCode: "model_not_found", param: "model" },
-      );
-    }
-  };
-
-  /** Authenticates, applies the client's limits, then runs `work` under the request's deadline. */
-  const embedRoute = async (
-    request: Request,
-    url: URL,
-    route: string,
-    work: (body: unknown) => { items: GroupedText[]; answer: (vectors: number[][]) => unknown },
-  ): Promise<Response> => {
-    if (draining) {
-      m.rejected.inc({ reason: "draining" });
-      throw new HttpError("overloaded", "Server is shutting down: retry on another instance", {
-        retryAfter: 1,
-      });
-    }
-    let clientId = 0;
-    if (tokens.size > 0) {
-      const presented = requestToken(request, url);
-      clientId = presented === undefined ? -1 : tokens.match(presented);
-      if (clientId < 0) {
-        m.rejected.inc({ reason: "auth" });
-        throw new HttpError(
-          "unauthenticated",
-          presented === undefined
-            ? "Missing client token: send it as x-goog-api-key, Authorization: Bearer, or ?key="
-            : "Invalid client token",
-        );
-      }
-    }
-    const admission = limits.admit(clientId);
-    if (!admission.ok) {
-      m.rejected.inc({ reason: `client_${admission.reason}` });
-      throw new HttpError(
-        "rate_limited",
-        admission.reason === "concurrency"
-          ? `Too many requests in flight for this client: the limit is ${limits.concurrency}`
-          : `Too many requests for this client: the limit is ${limits.rps} per second`,
-        { retryAfter: admission.retryAfterSeconds },
-      );
-    }
-    const controller = new AbortController();
-    const onClientGone = () => controller.abort(CLIENT_GONE);
-    const onStop = () =>
-      controller.abort(
-        new HttpError("overloaded", "Server shut down before the request finished", {
-          retryAfter: 1,
-        }),
-      );
-    const finished = deadlines.add(() =>
-      controller.abort(
-        new HttpError("deadline", `Request deadline exceeded: ${requestTimeoutMs} ms`),
-      )
-    );
-    request.signal.addEventListener("abort", onClientGone, { once: true });
-    // A set rather than a listener each on the long-lived stopping signal:
-    // removing one of thousands of listeners scans them all.
-    onStopCallbacks.add(onStop);
-    inFlight++;
-    reading++;
-    let read = false;
-    const doneReading = () => {
-      if (read) return;
-      read = true;
-      if (--reading === 0) allRead?.();
-    };
-    try {
-      let body: unknown;
-      try {
-        body = await readJsonBody(request, maxBodyBytes);
-      } catch (error) {
-        if (error instanceof HttpError && error.status === 413) {
-          m.rejected.inc({ reason: "body_too_large" });
-        }
-        throw error;
-      }
-      const { items, answer } = work(body);
-      m.texts.inc({ route }, items.length);
-      const embedding = coalescer.embedAll(items, controller.signal);
-      doneReading(); // its texts are queued: a drain may now flush the batches
-      let vectors: number[][];
-      try {
-        vectors = await embedding;
-      } catch (error) {
-        if (error instanceof HttpError && error.status === 503) {
-          m.rejected.inc({ reason: "queue_full" });
-        }
-        throw error;
-      }
-      return Response.json(answer(vectors));
-    } finally {
-      doneReading();
-      finished();
-      request.signal.removeEventListener("abort", onClientGone);
-      onStopCallbacks.delete(onStop);
-      admission.release();
-      if (--inFlight === 0) idle?.();
-    }
-  };
-
-  const gemini = (request: Request, url: URL, match: RegExpExecArray): Promise<Response> => {
-    const [, , encodedModel = "", method] = match;
-    const model = bareModel(decodeURIComponent(encodedModel));
-    const route = method === "embedContent" ? "gemini_embed" : "gemini_batch";
-    checkModel(model, "gemini");
-    return embedRoute(request, url, route, (body) => {
-      if (method === "embedContent") {
-        const item = parseEmbedContent(body, model);
-        return { items: [item], answer: ([vector]) => embedContentResponse(vector!) };
-      }
-      const items = parseBatchEmbedContents(body, model);
-      return { items, answer: batchEmbedContentsResponse };
-    });
-  };
-
-  const openai = (request: Request, url: URL): Promise<Response> =>
-    embedRoute(request, url, "openai", (body) => {
-      const parsed = parseEmbeddingsRequest(body);
-      checkModel(parsed.model, "openai");
-      const group = {
-        model: parsed.model,
-        ...(parsed.dimensions !== undefined && { dimensions: parsed.dimensions }),
-      };
-      return {
-        items: parsed.texts.map((text) => ({ text, group })),
-        answer: (vectors) => embeddingsResponse(parsed, vectors),
-      };
-    });
-
-  const dispatch = (request: Request, url: URL): [string, Protocol, () => Promise<Response>] => {
-    const { pathname } = url;
-    const method = request.method;
-    const only = (
-      allowed: string,
-      route: string,
-      protocol: Protocol,
-      run: () => Promise<Response>,
-    ) =>
-      [
-        route,
-        protocol,
-        method === allowed ? run : () => {
-          throw new HttpError("not_found", `Cannot ${method} ${pathname}: use ${allowed}`);
-        },
-      ] as [string, Protocol, () => Promise<Response>];
-    if (pathname === "/v1/embeddings") {
-      return only("POST", "openai", "openai", () => openai(request, url));
-    }
-    const match = GEMINI_ROUTE.exec(pathname);
-    if (match !== null) {
-      const route = match[3] === "embedContent" ? "gemini_embed" : "gemini_batch";
-      return only("POST", route, "gemini", () => gemini(request, url, match));
-    }
-    if (pathname === "/healthz") {
-      return only("GET", "healthz", "gemini", () =>
-        Promise.resolve(
-          Response.json({ status: draining ? "draining" : "ok" }, { status: draining ? 503 : 200 }),
-        ));
-    }
-    if (pathname === "/metrics") {
-      return only("GET", "metrics", "gemini", () =>
-        Promise.resolve(
-          new Response(m.render(), {
-            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-          }),
-        ));
-    }
-    const protocol: Protocol = pathname.startsWith("/v1/") && !pathname.includes("/models/")
-      ? "openai"
-      : "gemini";
-    return ["other", protocol, () => {
-      throw new HttpError(
-        "not_found",
-        `Cannot ${method} ${pathname}: embatch serves POST /v1/embeddings, POST /{v1,v1beta}/models/{model}:embedContent and :batchEmbedContents, GET /healthz and GET /metrics`,
-      );
-    }];
-  };
-
-  const handler = async (request: Request): Promise<Response> => {
-    const url = new URL(request.url);
-    const [route, protocol, run] = dispatch(request, url);
-    let response: Response;
-    try {
-      response = await run();
-    } catch (error) {
-      if (error === CLIENT_GONE) {
-        response = new Response(null, { status: 499 });
-      } else {
-        const httpError = toHttpError(error);
-        if (httpError.status >= 500) {
-          const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          options.onLog?.(
-            `embatch: ${request.method} ${url.pathname} ${httpError.status}: ${httpError.message} (${cause})`,
-          );
-        }
-        response = httpError.toResponse(protocol);
-      }
-    }
-    m.requests.inc({ route, code: String(response.status) });
-    return response;
-  };
-
-  const close = (graceMs = 10_000): Promise<void> => {
-    closing ??= (async () => {
-      draining = true;
-      const allIdle = new Promise<void>((resolve) => {
-        idle = resolve;
-        if (inFlight === 0) resolve();
-      });
-      // Requests already accepted finish reading their bodies and queue their
-      // texts; then the batches are flushed at once.
-      const flushed = new Promise<void>((resolve) => {
-        allRead = resolve;
-        if (reading === 0) resolve();
-      }).then(() => coalescer.close());
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const graceOver = new Promise<"grace">((resolve) => {
-        timer = setTimeout(() => resolve("grace"), graceMs);
-      });
-      const outcome = await Promise.race([Promise.all([allIdle, flushed]), graceOver]);
-      clearTimeout(timer);
-      if (outcome === "grace") { for (const stop of [...onStopCallbacks]) stop(); }
-      await allIdle;
-    })();
-    return closing;
-  };
-
+  const handler = (request: Request) => service.handle(request);
   // defineProperties, not Object.assign: assign would copy the getters' current values.
   return Object.defineProperties(handler, {
-    pending: { get: () => coalescer.pending },
-    inFlight: { get: () => inFlight },
-    metricsText: { value: () => m.render() },
-    close: { value: close },
+    pending: { get: () => service.pending },
+    inFlight: { get: () => service.inFlight },
+    metricsText: { value: () => service.metricsText() },
+    close: { value: (graceMs = 10_000) => service.close(graceMs) },
   }) as EmbeddingHandler;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create embedding handler: ${name} must be a positive integer, received ${value}`,
+    );
+  }
+  return value;
 }

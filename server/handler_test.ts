@@ -404,3 +404,18 @@ Deno.test("handler serves Prometheus metrics: requests by route and code, texts,
   assert.match(text, /^embatch_queue_texts 0$/m);
   await handler.close();
 });
+
+Deno.test("handler answers 502 with Retry-After when upstream cannot be reached at all", async () => {
+  using time = new FakeTime();
+  const refused = () =>
+    new TypeError("fetch failed", {
+      cause: new Error("client error (Connect): tcp connect error: Connection refused"),
+    });
+  const { upstream } = recording(() => refused());
+  const handler = createEmbeddingHandler({ upstream, timeout: "1ms" });
+  const response = await time.until(handler(post(EMBED, gemini("x"))), 10);
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("retry-after"), "30");
+  assert.equal((await response.json()).error.message, "Upstream unreachable: connection refused");
+  await time.until(handler.close(), 10);
+});

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
+import { normalize } from "../gemini/normalize.ts";
 import { setImmediate } from "node:timers";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import { type ServerOptions, startServer } from "./listen.ts";
 import { geminiUpstream } from "./upstream.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
-import { normalize } from "../gemini/normalize.ts";
 
-/** What the server answers for `text`: 001's reduced-size vector, normalised by GeminiEmbedder. */
+/** What the server answers for `text`: the upstream's vector at unit length. */
 function expected(text: string, dimensions: number): number[] {
   return normalize(simulatedEmbedding(text, dimensions, MODEL));
 }
@@ -211,4 +211,27 @@ Deno.test("the upstream key never appears in a response, a log line or the metri
     assert.ok(!text.includes(SERVER_KEY), `leaked in: ${text}`);
     assert.ok(!text.includes(SERVER_KEY.slice(0, 12)), `partly leaked in: ${text}`);
   }
+});
+
+Deno.test("a client that disconnects over HTTP is dropped from its batch before it is sent", async () => {
+  await using s = setup({ timeout: "1h", batchSize: 2 });
+  const ask = (input: string, signal?: AbortSignal) =>
+    fetch(`${s.server.url}/v1/embeddings`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_TOKEN}` },
+      body: JSON.stringify({ model: MODEL, input, dimensions: 4 }),
+      ...(signal && { signal }),
+    });
+  const client = new AbortController();
+  const gone = ask("gone", client.signal).catch((error) => error);
+  await until(() => s.server.pending === 1);
+  client.abort();
+  assert.equal((await gone).name, "AbortError");
+  await until(() => s.server.pending === 0); // the server saw the disconnect
+  // "gone" still holds its place in the forming batch, so one more text fills it.
+  const first = await ask("first");
+  assert.deepEqual((await first.json()).data[0].embedding, expected("first", 4));
+  assert.equal(s.simulator.stats.requests, 1);
+  assert.equal(s.simulator.stats.texts, 1, '"gone" was dropped before the batch was sent');
+  assert.match(s.server.metricsText(), /^embatch_requests_total\{route="openai",code="499"\} 1$/m);
 });

@@ -6,7 +6,7 @@
  */
 
 import { GoogleGenAI } from "@google/genai";
-import type { Embedder } from "../embedder.ts";
+import type { Embedder, EmbedInput } from "../embedder.ts";
 import { GeminiEmbedder } from "../gemini/embedder.ts";
 import type { GeminiTaskType } from "../gemini/task_types.ts";
 
@@ -41,18 +41,29 @@ export interface GeminiUpstreamOptions {
    * @default {undefined}
    */
   apiVersion?: string;
+  /**
+   * Scale every vector to unit length, as corpus runs do (`--no-normalize`
+   * turns it off and answers the values exactly as the API sent them).
+   *
+   * @default {true}
+   */
+  normalize?: boolean;
 }
 
 /**
  * Sends each group's texts to Gemini through one shared `@google/genai`
- * client, as `batchEmbedContents` calls carrying the group's model,
- * dimensions, task type and title.
+ * client, as `batchEmbedContents` calls for the group's model and dimensions,
+ * with its task type and title expressed the way the model wants them, as
+ * everywhere in embatch: the `taskType` (and, for documents, `title`) fields
+ * for gemini-embedding-001, Google's task instruction in the text for
+ * gemini-embedding-2, which ignores the fields. Vectors are unit length unless
+ * `normalize` is `false`.
  *
- * @param options The server's API key and where the API is.
- * @returns A factory of one {@linkcode GeminiEmbedder} per group.
+ * @param options The server's API key, where the API is, and normalisation.
+ * @returns A factory of one embedder per group.
  * @throws {TypeError} If `apiKey` is empty.
  *
- * @example Usage
+ * @example A query to gemini-embedding-2 travels as Google's instruction
  * ```ts
  * import { geminiUpstream } from "./upstream.ts";
  * import { simulatedEmbedding, startSimulator } from "../simulator/mod.ts";
@@ -60,8 +71,10 @@ export interface GeminiUpstreamOptions {
  *
  * await using simulator = startSimulator();
  * const upstream = geminiUpstream({ apiKey: "server-key", baseUrl: simulator.url });
- * const embedder = upstream({ model: "gemini-embedding-2", dimensions: 4 });
- * assert.deepEqual(await embedder.embed(["hi"]), [simulatedEmbedding("hi", 4, "gemini-embedding-2")]);
+ * const embedder = upstream({ model: "gemini-embedding-2", dimensions: 4, taskType: "RETRIEVAL_QUERY" });
+ * assert.deepEqual(await embedder.embed(["hi"]), [
+ *   simulatedEmbedding("task: search result | query: hi", 4, "gemini-embedding-2"),
+ * ]);
  * ```
  */
 export function geminiUpstream(options: GeminiUpstreamOptions): UpstreamFactory {
@@ -75,19 +88,28 @@ export function geminiUpstream(options: GeminiUpstreamOptions): UpstreamFactory 
     ...(options.baseUrl !== undefined && { httpOptions: { baseUrl: options.baseUrl } }),
   });
   return (group) => {
-    const { title } = group;
-    const client = title === undefined ? sdk : {
-      models: {
-        embedContent: (params: Parameters<GoogleGenAI["models"]["embedContent"]>[0]) =>
-          sdk.models.embedContent({ ...params, config: { ...params.config, title } }),
-      },
-    };
-    return new GeminiEmbedder({
-      client,
+    const embedder = new GeminiEmbedder({
+      client: sdk,
       apiKey: options.apiKey, // only to redact it from error messages
       model: group.model,
-      ...(group.dimensions !== undefined && { outputDimensionality: group.dimensions }),
+      normalize: options.normalize ?? true,
       ...(group.taskType !== undefined && { taskType: group.taskType }),
+      ...(group.dimensions !== undefined && { outputDimensionality: group.dimensions }),
     });
+    return group.title === undefined ? embedder : withTitle(embedder, group.title);
+  };
+}
+
+/** The group's embedder with every text sent as a content carrying the group's title. */
+function withTitle(embedder: GeminiEmbedder, title: string): Embedder {
+  const titled = (input: EmbedInput): EmbedInput =>
+    typeof input === "string" ? { text: input, title } : { title, ...input };
+  return {
+    maxInputTokens: embedder.maxInputTokens,
+    embed: (texts, embedOptions) => embedder.embedContents(texts.map(titled), embedOptions),
+    embedContents: (inputs, embedOptions) =>
+      embedder.embedContents(inputs.map(titled), embedOptions),
+    inputTokens: (input) => embedder.inputTokens(titled(input)),
+    callGroup: (input) => embedder.callGroup(titled(input)),
   };
 }

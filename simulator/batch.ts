@@ -178,6 +178,8 @@ interface Job {
   createTime: number;
   lines: ParsedLine[];
   inline: boolean;
+  /** For an inline job, each request's `metadata`, echoed with its response. */
+  metadata: unknown[];
   inputFile: string | undefined;
   tokens: number;
   fingerprint: string;
@@ -297,6 +299,22 @@ export class BatchSimulator {
   get stats(): Readonly<BatchSimulatorStats> {
     for (const job of this.#jobs.values()) this.#state(job);
     return this.#stats;
+  }
+
+  /**
+   * The bytes of an uploaded file, by the URI the Files API gave it (what a
+   * `fileData` part names), so embeddings of uploaded media hash the same
+   * bytes as inline ones.
+   *
+   * @param uri The file's `uri`, ending in `files/{id}`.
+   * @returns The bytes and MIME type, or `undefined` for no such file.
+   */
+  uploadedFile(uri: string): { bytes: Uint8Array; mimeType: string } | undefined {
+    const id = /\/files\/([a-z0-9-]+)$/.exec(uri)?.[1];
+    const file = id === undefined ? undefined : this.#files.get(id);
+    return file === undefined || file.job !== undefined
+      ? undefined
+      : { bytes: file.bytes, mimeType: file.mimeType };
   }
 
   /**
@@ -550,6 +568,7 @@ export class BatchSimulator {
     }
     let lines: ParsedLine[];
     let fingerprint: string;
+    let metadata: unknown[] = [];
     if (fileName !== undefined) {
       if (typeof fileName !== "string" || !fileName.startsWith("files/")) {
         throw invalid(
@@ -571,6 +590,7 @@ export class BatchSimulator {
       lines = requests.map((item, index) =>
         parseJobLine({ ...item, key: String(index) }, index, model, version)
       );
+      metadata = requests.map((item) => item?.metadata);
       fingerprint = await sha256(new TextEncoder().encode(JSON.stringify(requests)));
     }
     const tokens = lines.reduce(
@@ -598,6 +618,7 @@ export class BatchSimulator {
       createTime: now(),
       lines,
       inline: fileName === undefined,
+      metadata,
       inputFile: typeof fileName === "string" ? fileName : undefined,
       tokens,
       fingerprint,
@@ -770,9 +791,13 @@ export class BatchSimulator {
 
   #output(job: Job): Record<string, unknown> {
     if (!job.inline) return { responsesFile: `files/batch-${job.id}` };
-    const items = job.lines.map((line) => {
+    const items = job.lines.map((line, index) => {
       const result = this.#resultLine(job, line);
-      return "error" in result ? { error: result.error } : { response: result.response };
+      const metadata = job.metadata[index];
+      return {
+        ...("error" in result ? { error: result.error } : { response: result.response }),
+        ...(metadata !== undefined && { metadata }),
+      };
     });
     return { inlinedResponses: { inlinedResponses: items } };
   }

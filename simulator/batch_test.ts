@@ -125,6 +125,28 @@ Deno.test("Batch simulator uploads in 8 MiB chunks and checks offsets", async ()
   assert.equal(wrongOffset.status, 400);
 });
 
+Deno.test("Batch simulator upload works when the SDK rewrites the upload URL's host", async () => {
+  const handler = createSimulatorHandler();
+  const hosts: string[] = [];
+  using _fetch = routeFetchTo(async (request) => {
+    hosts.push(new URL(request.url).host);
+    const response = await handler(request);
+    const url = response.headers.get("x-goog-upload-url");
+    if (url === null) return response;
+    // As Google answers: an absolute URL on Google's own host.
+    const google = new URL(url);
+    google.protocol = "https:";
+    google.host = "generativelanguage.googleapis.com";
+    const headers = new Headers(response.headers);
+    headers.set("x-goog-upload-url", google.toString());
+    return new Response(response.body, { status: response.status, headers });
+  });
+  const ai = new GoogleGenAI({ apiKey: "key", httpOptions: { baseUrl: BASE } });
+  const file = await ai.files.upload({ file: new Blob(["x\n"]), config: { mimeType: "jsonl" } });
+  assert.match(file.name!, /^files\//);
+  assert.deepEqual(hosts, ["sim.test", "sim.test"], "the chunk went to the base URL's host");
+});
+
 Deno.test("Batch simulator answers an inline job with inlined responses in input order", async () => {
   using time = new FakeTime();
   const { ai, fetchStub } = setup({ batch: { pendingMs: 10, runningMs: 10 } });
@@ -144,6 +166,41 @@ Deno.test("Batch simulator answers an inline job with inlined responses in input
     done.dest?.inlinedEmbedContentResponses?.map((item) => item.response?.embedding?.values),
     [simulatedEmbedding("hello", 3, MODEL), simulatedEmbedding("world", 3, MODEL)],
   );
+});
+
+Deno.test("Batch simulator echoes an inline request's metadata with its response", async () => {
+  using time = new FakeTime();
+  const handler = createSimulatorHandler({ batch: { pendingMs: 0, runningMs: 0 } });
+  const call = (path: string, init: RequestInit = {}) =>
+    handler(new Request(`${BASE}${path}`, { ...init, headers: { "x-goog-api-key": "k" } }));
+  const created = await (await call(`/v1beta/models/${MODEL}:asyncBatchEmbedContent`, {
+    method: "POST",
+    body: JSON.stringify({
+      batch: {
+        inputConfig: {
+          requests: {
+            requests: [
+              { request: { content: { parts: [{ text: "a" }] } }, metadata: { key: "sha:1" } },
+              { request: { content: { parts: [{ text: "" }] } }, metadata: { key: "sha:2" } },
+            ],
+          },
+        },
+      },
+    }),
+  })).json();
+  await time.tick(1);
+  const job = await (await call(`/v1beta/${created.name}`)).json();
+  const items = job.response.inlinedResponses.inlinedResponses;
+  assert.deepEqual(items[0].metadata, { key: "sha:1" });
+  assert.equal(items[0].response.embedding.values.length, 3072);
+  assert.deepEqual(items[1], {
+    error: {
+      code: 400,
+      message: "EmbedContentRequest.content contains an empty Part.",
+      status: "INVALID_ARGUMENT",
+    },
+    metadata: { key: "sha:2" },
+  });
 });
 
 Deno.test("Batch simulator lists jobs over pages, cancels and deletes them", async () => {

@@ -110,7 +110,7 @@ function describeBatchStats(stats: Readonly<BatchSimulatorStats>): string {
 }
 
 function usageError(message: string): number {
-  console.error(`${message}\n\n${USAGE}`);
+  console.error(`${message}\nrun with --help for usage`);
   return 2;
 }
 

@@ -51,7 +51,11 @@ export const SIMULATOR_FLAGS: Readonly<Record<string, SimulatorFlag>> = Object.f
       value: "N",
       help: "input tokens per minute per API key (default unlimited)",
     },
-    "max-input-tokens": { type: "string", value: "N", help: "most tokens per text (default 2048)" },
+    "max-input-tokens": {
+      type: "string",
+      value: "N",
+      help: "most tokens per text (default: the model's, 8192 or 2048)",
+    },
     latency: { type: "string", value: "DURATION", help: "base latency of each call (default 0)" },
     "latency-per-text": {
       type: "string",

@@ -132,3 +132,36 @@ Deno.test("simulatorFlagOptions and simulatorFlagsHelp cover every flag, prefixe
   const column = new Set(help.map((line, i) => line.indexOf(SIMULATOR_FLAGS[names[i]!]!.help)));
   assert.equal(column.size, 1);
 });
+
+Deno.test("simulatorOptionsFromFlags turns the Batch API flags into batch options", () => {
+  const options = parse([
+    "--simulate-batch-pending=1s",
+    "--simulate-batch-running=250ms",
+    "--simulate-batch-error-lines=0.01",
+    "--simulate-batch-fail-jobs=3,7",
+    "--simulate-batch-expire-jobs=2",
+    "--simulate-batch-max-enqueued=500000",
+    "--simulate-seed=4",
+  ]);
+  assert.deepEqual(options, {
+    seed: 4,
+    batch: {
+      pendingMs: 1000,
+      runningMs: 250,
+      errorLineRate: 0.01,
+      failJobs: [3, 7],
+      expireJobs: [2],
+      maxEnqueuedTokens: 500000,
+      seed: 4,
+    },
+  });
+  assert.doesNotThrow(() => createSimulatorHandler(options));
+  assert.throws(
+    () => parse(["--simulate-batch-fail-jobs=0,x"]),
+    {
+      name: "RangeError",
+      message: /Invalid --simulate-batch-fail-jobs: expected job numbers from 1/,
+    },
+  );
+  assert.throws(() => parse(["--simulate-batch-error-lines=2"]), RangeError);
+});

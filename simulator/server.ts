@@ -475,6 +475,7 @@ export function createSimulatorHandler(options: SimulatorHandlerOptions = {}): S
         return response;
       }
       const { batch, key } = await parseCall(request, config);
+      resolveUploads(batch, batchApi);
       const tokens = batch.requests.reduce((sum, request) => sum + requestTokens(request), 0);
       const admission = quota.admit(key, tokens, now());
       if (!admission.ok) {
@@ -743,6 +744,29 @@ async function wait(
     stopping?.removeEventListener("abort", onAbort);
   }
   check();
+}
+
+/**
+ * Replaces each `fileData` part's URI with the uploaded file's bytes, so an
+ * uploaded file embeds as the same bytes inline would; a URI of no uploaded
+ * file is Gemini's 403 for a file that does not exist.
+ */
+function resolveUploads(batch: SimulatedBatch, files: BatchSimulator): void {
+  for (const request of batch.requests) {
+    for (const media of request.media ?? []) {
+      if (media.fileUri === undefined) continue;
+      const file = files.uploadedFile(media.fileUri);
+      if (file === undefined) {
+        const id = media.fileUri.slice(media.fileUri.lastIndexOf("/") + 1);
+        throw new ProtocolError(
+          403,
+          "PERMISSION_DENIED",
+          `You do not have permission to access the File ${id} or it may not exist.`,
+        );
+      }
+      media.data = file.bytes;
+    }
+  }
 }
 
 /** Answers with the vectors, without the last one when `wrongCount`. */
