@@ -387,6 +387,14 @@ function batchSettings(
       throw new UsageError(`--${batchOnly[0]} needs --batch-api: it applies to Batch API runs`);
     }
   } else {
+    const uncached = given(CACHE_FLAGS);
+    if (uncached.length > 0) {
+      throw new UsageError(
+        `--${
+          uncached[0]
+        } does not apply with --batch-api yet: Batch API runs neither read nor fill the cache`,
+      );
+    }
     const onlineOnly = given(ONLINE_FLAGS);
     if (onlineOnly.length > 0) {
       throw new UsageError(
@@ -516,6 +524,8 @@ const ONLINE_FLAGS = [
 ] as const;
 
 /** Flags that only the demo reads. */
+/** The cache's flags: online corpus runs only, for now. */
+const CACHE_FLAGS = ["cache", "cache-max-size", "refresh-changed"] as const;
 const DEMO_FLAGS = ["inputs", "max-delay", "seed"] as const;
 /** Flags that only a corpus run reads. */
 const CORPUS_FLAGS = [

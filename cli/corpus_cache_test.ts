@@ -157,6 +157,11 @@ Deno.test("CLI refuses bad --cache flags and files with exit 2 before running", 
       ["--resume", "--refresh-changed"],
       /--refresh-changed needs --resume and --cache/,
     ],
+    [
+      "with --batch-api",
+      ["--batch-api", "--cache", `${dir}/c.sqlite`],
+      /--cache does not apply with --batch-api yet/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     await t.step(name, async () => {
