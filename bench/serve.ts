@@ -8,7 +8,7 @@
  * Reported per mode: requests/s achieved, upstream calls per request, the
  * client-seen p50/p99 latency, and the added latency: a request's client-seen
  * latency minus the duration of the upstream call that carried its text
- * (timed here, around the simulator's handler).
+ * (timed around the simulator's handler, in a process of its own).
  *
  * Flags: --rate N (1000), --duration DURATION (5s), --clients N (50),
  * --timeout DURATION (the server's batch timeout, 50ms), --throughput-duration
@@ -20,8 +20,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
 import { closedLoop, postBytes } from "./_raw_http.ts";
-import { createSimulatorHandler, GEMINI_LATENCY } from "../simulator/mod.ts";
-import type { SimulatorLatency } from "../simulator/mod.ts";
+import { GEMINI_LATENCY } from "../simulator/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,29 +43,21 @@ const KEY = "bench-upstream-key";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MODEL = "gemini-embedding-001";
 const TRIVIAL = new URL("./_trivial_server.ts", import.meta.url).pathname;
+const TIMED_UPSTREAM = new URL("./_timed_upstream.ts", import.meta.url).pathname;
 const SIMULATOR_CLI = new URL("../simulator/cli.ts", import.meta.url).pathname;
 
-/** The simulator on loopback, timing each call and noting which texts it carried. */
-function startUpstream(latency: SimulatorLatency) {
-  const handler = createSimulatorHandler({ latency, seed: 7 });
-  const callMs = new Map<string, number>();
-  let calls = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const started = performance.now();
-    const body = await request.clone().json().catch(() => ({ requests: [] }));
-    calls++;
-    const response = await handler(request);
-    const ms = performance.now() - started;
-    for (const r of body.requests ?? []) callMs.set(r.content?.parts?.[0]?.text, ms);
-    return response;
-  });
+/** The timed simulator as a subprocess; `calls()` fetches what it counted. */
+async function startUpstream() {
+  const child = await startProcess([TIMED_UPSTREAM]);
   return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    callMs,
-    get calls() {
-      return calls;
+    url: child.url,
+    async calls(): Promise<{ calls: number; totalMs: number; callMs: Map<string, number> }> {
+      const response = await fetch(`${child.url}/__calls`);
+      const body: { calls: number; totalMs: number; callMs: [string, number][] } = await response
+        .json();
+      return { ...body, callMs: new Map(body.callMs) };
     },
-    close: () => server.shutdown(),
+    close: () => child.stop(),
   };
 }
 
@@ -115,6 +106,21 @@ async function startProcess(script: string[]) {
   };
 }
 
+/**
+ * The server's own total time in upstream calls (from its /metrics), to set
+ * against the upstream's time in its handler: the difference is the hop
+ * between them (SDK, HTTP client, loopback, both event loops).
+ */
+async function serverCallSeconds(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return {
+    sum: value("embatch_upstream_call_seconds_sum"),
+    count: value("embatch_upstream_call_seconds_count"),
+  };
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted.length === 0
     ? NaN
@@ -153,11 +159,10 @@ const direct = (url: string): Send => async (client, text) => {
 };
 
 /** Open loop: request i leaves at i / rate, from client i mod N (each its own connection pool). */
-async function openLoop(send: Send, tag: string, upstream: ReturnType<typeof startUpstream>) {
+async function openLoop(send: Send, tag: string) {
   const clients = Array.from({ length: CLIENTS }, () => Deno.createHttpClient({}));
   const total = Math.round(RATE * DURATION_MS / 1000);
-  const latencies: number[] = [];
-  const added: number[] = [];
+  const latencies = new Map<string, number>();
   const inFlight: Promise<void>[] = [];
   let failed = 0;
   const start = performance.now();
@@ -172,8 +177,7 @@ async function openLoop(send: Send, tag: string, upstream: ReturnType<typeof sta
         send(client, text).then((ok) => {
           const ms = performance.now() - t0;
           if (!ok) return void failed++;
-          latencies.push(ms);
-          added.push(ms - (upstream.callMs.get(text) ?? 0));
+          latencies.set(text, ms);
         }, () => void failed++),
       );
     }
@@ -182,9 +186,15 @@ async function openLoop(send: Send, tag: string, upstream: ReturnType<typeof sta
   await Promise.all(inFlight);
   const elapsed = (performance.now() - start) / 1000;
   for (const client of clients) client.close();
-  latencies.sort((a, b) => a - b);
-  added.sort((a, b) => a - b);
-  return { total, failed, elapsed, latencies, added };
+  return { total, failed, elapsed, latencies };
+}
+
+/** Client-seen latencies, and each less the upstream call that carried its text, sorted. */
+function addedLatencies(latencies: Map<string, number>, callMs: Map<string, number>) {
+  const all = [...latencies.values()].sort((a, b) => a - b);
+  const added = [...latencies].map(([text, ms]) => ms - (callMs.get(text) ?? 0))
+    .sort((a, b) => a - b);
+  return { all, added };
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -215,26 +225,34 @@ console.log(
   } s from ${CLIENTS} clients; ` +
     `upstream simulator latency ${GEMINI_LATENCY.baseMs} ms + ${GEMINI_LATENCY.perTextMs} ms/text + 0-${GEMINI_LATENCY.jitterMs} ms jitter; batch timeout ${TIMEOUT_MS} ms`,
 );
-const results: Record<string, { callsPerRequest: number; addedP99: number }> = {};
+const results: Record<string, { calls: number; callsPerRequest: number; addedP99: number }> = {};
+const hops: string[] = [];
 for (const [mode, flags] of modes) {
-  const upstream = startUpstream(GEMINI_LATENCY);
+  const upstream = await startUpstream();
   const server = flags === undefined ? undefined : await startServe(upstream.url, flags);
   try {
     const send = server === undefined ? direct(upstream.url) : viaServer(server.url);
-    const run = await openLoop(send, mode, upstream);
-    const ok = run.latencies.length;
-    const callsPerRequest = upstream.calls / run.total;
-    results[mode] = { callsPerRequest, addedP99: quantile(run.added, 0.99) };
+    const run = await openLoop(send, mode);
+    const { calls, totalMs, callMs } = await upstream.calls();
+    if (server !== undefined) {
+      const seen = await serverCallSeconds(server.url);
+      hops.push(
+        `${mode}: ${fmt((seen.sum * 1000 - totalMs) / seen.count)} ms per call over ${seen.count}`,
+      );
+    }
+    const { all, added } = addedLatencies(run.latencies, callMs);
+    const callsPerRequest = calls / run.total;
+    results[mode] = { calls, callsPerRequest, addedP99: quantile(added, 0.99) };
     rows.push([
       mode,
-      fmt(ok / run.elapsed, 0),
+      fmt(all.length / run.elapsed, 0),
       String(run.failed),
-      String(upstream.calls),
+      String(calls),
       fmt(callsPerRequest, 3),
-      fmt(quantile(run.latencies, 0.5)),
-      fmt(quantile(run.latencies, 0.99)),
-      fmt(quantile(run.added, 0.5)),
-      fmt(quantile(run.added, 0.99)),
+      fmt(quantile(all, 0.5)),
+      fmt(quantile(all, 0.99)),
+      fmt(quantile(added, 0.5)),
+      fmt(quantile(added, 0.99)),
     ]);
   } finally {
     await server?.stop();
@@ -264,6 +282,20 @@ console.log(
   `upstream calls: ${fmt(reduction)}x fewer with batching (target >= 20x): ${
     reduction >= 20 ? "met" : "NOT met"
   }`,
+);
+console.log(
+  `server-to-upstream hop, inside "added" (the server's call time less the upstream's handler time, mean): ${
+    hops.join("; ")
+  }`,
+);
+// Every text of a batch shares its call, its timer and any stall, so the
+// texts' p99 is set by the few worst batches, not by 1 % of many events.
+console.log(
+  `batching sent ${batching.calls} calls of ~${
+    fmt(RATE * DURATION_MS / 1000 / batching.calls, 0)
+  } texts: the texts' added p99 is set by the worst ~${
+    fmt(Math.max(1, batching.calls / 100), 0)
+  } of them, so one stall on the machine can move it`,
 );
 const floor = results["direct to upstream"]!.addedP99;
 console.log(
