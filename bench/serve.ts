@@ -10,7 +10,11 @@
  * latency minus the duration of the upstream call that carried its text
  * (timed around the simulator's handler, in a process of its own).
  *
- * Flags: --rate N (1000), --duration DURATION (5s), --clients N (50),
+ * Each mode is first warmed up at the same rate (a server runs for hours; its
+ * first calls pay for compiling code and opening connections), and the
+ * warm-up's requests and calls are left out of every figure.
+ *
+ * Flags: --rate N (1000), --duration DURATION (5s), --warm-up DURATION (1s), --clients N (50),
  * --timeout DURATION (the server's batch timeout, 50ms), --throughput-duration
  * DURATION (3s), --throughput-clients N (256).
  *
@@ -27,6 +31,7 @@ const { values } = parseArgs({
   options: {
     rate: { type: "string", default: "1000" },
     duration: { type: "string", default: "5s" },
+    "warm-up": { type: "string", default: "1s" },
     clients: { type: "string", default: "50" },
     timeout: { type: "string", default: "50ms" },
     "throughput-duration": { type: "string", default: "3s" },
@@ -35,6 +40,7 @@ const { values } = parseArgs({
 });
 const RATE = Number(values.rate);
 const DURATION_MS = parseDuration(values.duration);
+const WARM_UP_MS = parseDuration(values["warm-up"]);
 const CLIENTS = Number(values.clients);
 const TIMEOUT_MS = parseDuration(values.timeout);
 const THROUGHPUT_MS = parseDuration(values["throughput-duration"]);
@@ -159,9 +165,9 @@ const direct = (url: string): Send => async (client, text) => {
 };
 
 /** Open loop: request i leaves at i / rate, from client i mod N (each its own connection pool). */
-async function openLoop(send: Send, tag: string) {
+async function openLoop(send: Send, tag: string, durationMs: number) {
   const clients = Array.from({ length: CLIENTS }, () => Deno.createHttpClient({}));
-  const total = Math.round(RATE * DURATION_MS / 1000);
+  const total = Math.round(RATE * durationMs / 1000);
   const latencies = new Map<string, number>();
   const inFlight: Promise<void>[] = [];
   let failed = 0;
@@ -222,7 +228,7 @@ console.log(
 console.log(
   `embatch bench:serve: ${RATE} single-text requests/s for ${
     DURATION_MS / 1000
-  } s from ${CLIENTS} clients; ` +
+  } s from ${CLIENTS} clients, after a ${WARM_UP_MS / 1000} s warm-up; ` +
     `upstream simulator latency ${GEMINI_LATENCY.baseMs} ms + ${GEMINI_LATENCY.perTextMs} ms/text + 0-${GEMINI_LATENCY.jitterMs} ms jitter; batch timeout ${TIMEOUT_MS} ms`,
 );
 const results: Record<string, { calls: number; callsPerRequest: number; addedP99: number }> = {};
@@ -232,14 +238,20 @@ for (const [mode, flags] of modes) {
   const server = flags === undefined ? undefined : await startServe(upstream.url, flags);
   try {
     const send = server === undefined ? direct(upstream.url) : viaServer(server.url);
-    const run = await openLoop(send, mode);
-    const { calls, totalMs, callMs } = await upstream.calls();
+    await openLoop(send, `warm-up ${mode}`, WARM_UP_MS);
+    const before = await upstream.calls();
+    const seenBefore = server && await serverCallSeconds(server.url);
+    const run = await openLoop(send, mode, DURATION_MS);
+    const after = await upstream.calls();
+    const calls = after.calls - before.calls;
     if (server !== undefined) {
       const seen = await serverCallSeconds(server.url);
-      hops.push(
-        `${mode}: ${fmt((seen.sum * 1000 - totalMs) / seen.count)} ms per call over ${seen.count}`,
-      );
+      const count = seen.count - seenBefore!.count;
+      const hopMs = ((seen.sum - seenBefore!.sum) * 1000 - (after.totalMs - before.totalMs)) /
+        count;
+      hops.push(`${mode}: ${fmt(hopMs)} ms per call over ${count}`);
     }
+    const callMs = after.callMs;
     const { all, added } = addedLatencies(run.latencies, callMs);
     const callsPerRequest = calls / run.total;
     results[mode] = { calls, callsPerRequest, addedP99: quantile(added, 0.99) };
