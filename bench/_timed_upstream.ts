@@ -3,13 +3,13 @@
 // own: in the load generator's process its answers would wait behind the
 // load, and the load behind them), timing each call around the simulator's
 // handler and noting which texts it carried. `GET /__calls` answers
-// `{ calls, totalMs, callMs: [[text, ms], ...] }`. Prints "listening on URL" first;
+// `{ calls, totalMs, callMs: [[text, ms, call number], ...] }`. Prints "listening on URL" first;
 // exits on SIGTERM.
 
 import { createSimulatorHandler, GEMINI_LATENCY } from "../simulator/mod.ts";
 
 const handler = createSimulatorHandler({ latency: GEMINI_LATENCY, seed: 7 });
-const callMs: [string, number][] = [];
+const callMs: [string, number, number][] = [];
 let calls = 0;
 let totalMs = 0;
 const server = Deno.serve({
@@ -22,11 +22,11 @@ const server = Deno.serve({
   }
   const started = performance.now();
   const body = await request.clone().json().catch(() => ({ requests: [] }));
-  calls++;
+  const call = calls++;
   const response = await handler(request);
   const ms = performance.now() - started;
   totalMs += ms;
-  for (const r of body.requests ?? []) callMs.push([r.content?.parts?.[0]?.text, ms]);
+  for (const r of body.requests ?? []) callMs.push([r.content?.parts?.[0]?.text, ms, call]);
   return response;
 });
 Deno.addSignalListener("SIGTERM", () => void server.shutdown());
