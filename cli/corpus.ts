@@ -233,6 +233,8 @@ class CorpusRun {
   readonly #hardStop = new AbortController();
   #sent = 0;
   #written = 0;
+  /** The last time read by `#writeTime`, with the batch and written-line count it holds for. */
+  #clock: { batch: unknown; lines: number; time: number } = { batch: undefined, lines: 0, time: 0 };
   #badLines = 0;
   #wakeReader: (() => void) | undefined;
   #fatal: Error | undefined;
@@ -481,7 +483,7 @@ class CorpusRun {
       });
     }
     this.#written++;
-    this.#latency.record(now() - item.readAt);
+    this.#latency.record(this.#writeTime(out) - item.readAt);
     this.#releaseHeld();
     return pending.catch((error) => {
       // A failed write ends the run: stop reading too, even a read waiting on a pipe.
@@ -492,6 +494,20 @@ class CorpusRun {
       this.#stopReading.abort(this.#writeFailure);
       throw this.#writeFailure;
     });
+  }
+
+  /**
+   * The time an input's record was written: read once for the items of one
+   * batch written back to back (no wait between them: no batch change and no
+   * flush completed since), else read afresh.
+   */
+  #writeTime(out: Outcome): number {
+    const batch = (out as { batch?: unknown }).batch;
+    const lines = this.#writer.linesWritten;
+    if (batch === undefined || batch !== this.#clock.batch || lines !== this.#clock.lines) {
+      this.#clock = { batch, lines, time: now() };
+    }
+    return this.#clock.time;
   }
 
   #countCacheUse(out: Outcome): void {
