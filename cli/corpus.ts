@@ -25,6 +25,7 @@ import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { loadMediaFiles } from "../gemini/media_files.ts";
 import { type ModelProfile, modelProfile } from "../gemini/models.ts";
 import { plannedTokens, planRequest } from "../gemini/request.ts";
+import { estimateTokens as textTokens } from "../resilience/tokens.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -413,6 +414,10 @@ class CorpusRun {
 
   /** The estimated tokens of what was sent for an input: its text with the task instruction, and its media. */
   #sentTokens(item: Pending): number {
+    // A plain text with no task type is sent as it is: no plan to make.
+    if (typeof item.input === "string" && this.#options.taskType === undefined) {
+      return textTokens(item.input); // what plannedTokens counts for it
+    }
     try {
       return plannedTokens(planRequest(this.#profile, item.input, this.#options.taskType));
     } catch {
