@@ -121,6 +121,7 @@ export class JsonlWriter {
   #sink: WritableSink;
   #bufferSize: number;
   #flushInterval: number;
+  /** The buffered lines, without their newlines (added when they are joined). */
   #parts: string[] = [];
   #buffered = 0;
   #lastFlush: number;
@@ -178,7 +179,7 @@ export class JsonlWriter {
   write(line: string): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure.error);
     if (this.#closed) return Promise.reject(new TypeError("Cannot write: the writer is closed"));
-    this.#parts.push(line, "\n");
+    this.#parts.push(line);
     this.#buffered += line.length + 1;
     if (this.#buffered >= this.#bufferSize || this.#overdue()) return this.flush();
     if (this.#timer === undefined && Number.isFinite(this.#flushInterval)) {
@@ -203,8 +204,8 @@ export class JsonlWriter {
     }
     this.#lastFlush = now();
     if (this.#parts.length > 0) {
-      const text = this.#parts.join("");
-      const lines = this.#parts.length / 2;
+      const text = this.#parts.join("\n") + "\n";
+      const lines = this.#parts.length;
       this.#parts = [];
       this.#buffered = 0;
       this.#writing = this.#writing.then(() => this.#writeAll(encoder.encode(text), lines));
