@@ -251,71 +251,12 @@ Examples:
  * ```
  */
 export function parseCliArgs(args: string[]): CliOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: FLAGS,
-    }));
-  } catch (error) {
-    throw new UsageError(oneLine((error as Error).message));
-  }
-  const model = values.model ?? DEFAULT_MODEL;
-  if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
-    throw new UsageError(
-      `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
-    );
-  }
+  const values = readFlags(args);
   const input = values.input;
   const corpus = input !== undefined;
   if (input === "") throw new UsageError(`Invalid --input: expected a file path or -, received ""`);
-  const given = (flags: readonly string[]) =>
-    flags.filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
-  if (corpus) {
-    const demoOnly = given(DEMO_FLAGS);
-    if (demoOnly.length > 0) {
-      throw new UsageError(
-        `--${demoOnly[0]} is a demo option and does not apply with --input`,
-      );
-    }
-  } else {
-    const corpusOnly = given(CORPUS_FLAGS);
-    if (corpusOnly.length > 0) {
-      throw new UsageError(`--${corpusOnly[0]} needs --input: it applies to corpus runs`);
-    }
-  }
-  const output = values.output ?? "-";
-  if (output === "") {
-    throw new UsageError(`Invalid --output: expected a file path or -, received ""`);
-  }
-  const resume = values.resume ?? false;
-  const overwrite = values.overwrite ?? false;
-  if (resume && output === "-") {
-    throw new UsageError("--resume needs --output FILE: it continues a file, not stdout");
-  }
-  if (resume && overwrite) {
-    throw new UsageError("--resume and --overwrite contradict each other: pick one");
-  }
-  const format = values.format;
-  if (format !== undefined && format !== "text" && format !== "jsonl") {
-    throw new UsageError(`Invalid --format: expected text or jsonl, received "${format}"`);
-  }
-  const textField = values["text-field"] ?? "text";
-  if (textField === "") {
-    throw new UsageError(`Invalid --text-field: expected a field name, received ""`);
-  }
-  const titleField = values["title-field"] ?? "title";
-  if (titleField === "") {
-    throw new UsageError(`Invalid --title-field: expected a field name, received ""`);
-  }
-  const taskType = values["task-type"];
-  if (taskType !== undefined && !TASK_TYPES.includes(taskType as GeminiTaskType)) {
-    throw new UsageError(
-      `Invalid --task-type: expected one of ${TASK_TYPES.join(", ")}, received "${taskType}"`,
-    );
-  }
+  checkMode(values, corpus);
+  const { output, resume, overwrite } = outputSettings(values);
   const optional = (flag: string, value: string | undefined, min: number, max: number) =>
     value === undefined ? undefined : integer(flag, value, 0, min, max);
   return {
@@ -328,18 +269,13 @@ export function parseCliArgs(args: string[]): CliOptions {
     dimensions: corpus
       ? optional("dimensions", values.dimensions, 1, 3072)
       : integer("dimensions", values.dimensions, 3, 1, 3072),
-    model,
     baseUrl: url("base-url", values["base-url"]),
     simulate: values.simulate ?? false,
     adaptive: values.adaptive ?? false,
     simulator: simulatorSettings(values, corpus),
     input,
     output,
-    format,
-    textField,
-    titleField,
-    normalize: !(values["no-normalize"] ?? false),
-    taskType: taskType as GeminiTaskType | undefined,
+    ...contentSettings(values),
     concurrency: optional("concurrency", values.concurrency, 1, 64),
     rpm: optional("rpm", values.rpm, 1, Number.MAX_SAFE_INTEGER),
     tpm: optional("tpm", values.tpm, 1, Number.MAX_SAFE_INTEGER),
@@ -362,6 +298,85 @@ export function parseCliArgs(args: string[]): CliOptions {
     progressIntervalMs: positiveDuration("progress-interval", values["progress-interval"], 10_000),
     ...cacheSettings(values, { resume, input }),
     ...batchSettings(values, output),
+  };
+}
+
+/** The flags as `parseArgs` reads them; an unknown or malformed flag is a UsageError. */
+function readFlags(args: string[]) {
+  try {
+    return parseArgs({ args, strict: true, allowPositionals: false, options: FLAGS }).values;
+  } catch (error) {
+    throw new UsageError(oneLine((error as Error).message));
+  }
+}
+
+type FlagValues = ReturnType<typeof readFlags>;
+
+/** Refuses demo flags in a corpus run and corpus flags in the demo. */
+function checkMode(values: FlagValues, corpus: boolean): void {
+  const given = (flags: readonly string[]) =>
+    flags.filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
+  const wrong = given(corpus ? DEMO_FLAGS : CORPUS_FLAGS);
+  if (wrong.length === 0) return;
+  throw new UsageError(
+    corpus
+      ? `--${wrong[0]} is a demo option and does not apply with --input`
+      : `--${wrong[0]} needs --input: it applies to corpus runs`,
+  );
+}
+
+/** `--output`, `--resume` and `--overwrite`, checked against each other. */
+function outputSettings(values: FlagValues): Pick<CliOptions, "output" | "resume" | "overwrite"> {
+  const output = values.output ?? "-";
+  if (output === "") {
+    throw new UsageError(`Invalid --output: expected a file path or -, received ""`);
+  }
+  const resume = values.resume ?? false;
+  const overwrite = values.overwrite ?? false;
+  if (resume && output === "-") {
+    throw new UsageError("--resume needs --output FILE: it continues a file, not stdout");
+  }
+  if (resume && overwrite) {
+    throw new UsageError("--resume and --overwrite contradict each other: pick one");
+  }
+  return { output, resume, overwrite };
+}
+
+/** What is embedded and how: model, input format and fields, task type, normalisation. */
+function contentSettings(
+  values: FlagValues,
+): Pick<
+  CliOptions,
+  "model" | "format" | "textField" | "titleField" | "taskType" | "normalize"
+> {
+  const model = values.model ?? DEFAULT_MODEL;
+  if (!/^[\w.-]+$/.test(model.replace(/^models\//, ""))) {
+    throw new UsageError(
+      `Invalid --model: expected a model name like gemini-embedding-001, received "${model}"`,
+    );
+  }
+  const format = values.format;
+  if (format !== undefined && format !== "text" && format !== "jsonl") {
+    throw new UsageError(`Invalid --format: expected text or jsonl, received "${format}"`);
+  }
+  const field = (flag: "text-field" | "title-field", fallback: string) => {
+    const name = values[flag] ?? fallback;
+    if (name === "") throw new UsageError(`Invalid --${flag}: expected a field name, received ""`);
+    return name;
+  };
+  const taskType = values["task-type"];
+  if (taskType !== undefined && !TASK_TYPES.includes(taskType as GeminiTaskType)) {
+    throw new UsageError(
+      `Invalid --task-type: expected one of ${TASK_TYPES.join(", ")}, received "${taskType}"`,
+    );
+  }
+  return {
+    model,
+    format,
+    textField: field("text-field", "text"),
+    titleField: field("title-field", "title"),
+    taskType: taskType as GeminiTaskType | undefined,
+    normalize: !(values["no-normalize"] ?? false),
   };
 }
 

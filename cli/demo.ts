@@ -113,16 +113,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
     );
     return 2;
   }
-  const simulate = options.simulate || apiKey === undefined;
-  const simulator = simulate ? startSimulator(options.simulator) : undefined;
-  if (simulator) {
-    io.stderr(
-      options.simulate
-        ? `embatch: using the local Gemini simulator at ${simulator.url} (--simulate)`
-        : `embatch: no GEMINI_API_KEY set, so using the local Gemini simulator at ${simulator.url}.\n` +
-          `         To call the real API: GEMINI_API_KEY=<your key> deno run --allow-net --allow-env main.ts`,
-    );
-  }
+  const simulator = demoSimulator(options, io, apiKey);
 
   const started = Date.now();
   const clock = () => `[${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s]`;
@@ -136,14 +127,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
       ...(!simulator && options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     });
     if (embedder.profile.notice !== undefined) io.stderr(embedder.profile.notice);
-    const timeoutText = options.timeoutMs === Infinity ? "none" : `${options.timeoutMs} ms`;
-    io.stdout(
-      `embatch: ${options.inputs} inputs, ${
-        options.adaptive ? "adaptive batches up to " : "batch size "
-      }${options.batchSize}, ${options.adaptive ? "max wait" : "timeout"} ${timeoutText}, ` +
-        `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}` +
-        (options.taskType === undefined ? "" : `, task ${options.taskType}`),
-    );
+    io.stdout(describeDemo(options));
     const departures: number[] = []; // when each batch (one call) left
     const summary = await runPipeline({
       inputs: demoInputs({
@@ -171,11 +155,7 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
         ),
     });
     const b = summary.batches;
-    let peak = 0; // the most batches that left in any 60-second window
-    for (let i = 0, j = 0; i < departures.length; i++) {
-      while (departures[i]! - departures[j]! >= 60_000) j++;
-      peak = Math.max(peak, i - j + 1);
-    }
+    const peak = peakPerMinute(departures);
     io.stdout(
       `${clock()} Done: ${summary.items} inputs in ${b.total} batches ` +
         `(${b.size} full, ${b.timeout} timed out, ${b.end} final), ${summary.calls} API calls, ` +
@@ -199,4 +179,37 @@ export async function runDemo(options: CliOptions, io: MainIO): Promise<number> 
   } finally {
     await simulator?.close();
   }
+}
+
+/** Starts the simulator when asked to or when there is no key, and says so. */
+function demoSimulator(options: CliOptions, io: MainIO, apiKey: string | undefined) {
+  if (!options.simulate && apiKey !== undefined) return undefined;
+  const simulator = startSimulator(options.simulator);
+  io.stderr(
+    options.simulate
+      ? `embatch: using the local Gemini simulator at ${simulator.url} (--simulate)`
+      : `embatch: no GEMINI_API_KEY set, so using the local Gemini simulator at ${simulator.url}.\n` +
+        `         To call the real API: GEMINI_API_KEY=<your key> deno run --allow-net --allow-env main.ts`,
+  );
+  return simulator;
+}
+
+/** The demo's first line: what it is about to do. */
+function describeDemo(options: CliOptions): string {
+  const timeoutText = options.timeoutMs === Infinity ? "none" : `${options.timeoutMs} ms`;
+  return `embatch: ${options.inputs} inputs, ${
+    options.adaptive ? "adaptive batches up to " : "batch size "
+  }${options.batchSize}, ${options.adaptive ? "max wait" : "timeout"} ${timeoutText}, ` +
+    `delays 0-${options.maxDelayMs} ms (seed ${options.seed}), model ${options.model}` +
+    (options.taskType === undefined ? "" : `, task ${options.taskType}`);
+}
+
+/** The most departures (sorted times in ms) in any 60-second window. */
+function peakPerMinute(departures: readonly number[]): number {
+  let peak = 0;
+  for (let i = 0, j = 0; i < departures.length; i++) {
+    while (departures[i]! - departures[j]! >= 60_000) j++;
+    peak = Math.max(peak, i - j + 1);
+  }
+  return peak;
 }

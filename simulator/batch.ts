@@ -543,69 +543,11 @@ export class BatchSimulator {
   }
 
   async #create(request: Request, model: string, version: string): Promise<Response> {
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(await request.text());
-    } catch {
-      throw invalid("Invalid JSON payload received. Unexpected token.");
-    }
-    const batch = body?.batch as Record<string, unknown> | undefined;
-    if (typeof batch !== "object" || batch === null) {
-      throw invalid("* EmbedContentBatch: batch is required");
-    }
-    const input = field(batch, "inputConfig", "input_config") as
-      | Record<string, unknown>
-      | undefined;
-    if (typeof input !== "object" || input === null) {
-      throw invalid("* EmbedContentBatch.input_config: input_config is required");
-    }
-    const fileName = field(input, "fileName", "file_name");
-    const inline = input.requests as Record<string, unknown> | undefined;
-    if ((fileName === undefined) === (inline === undefined)) {
-      throw invalid(
-        "* EmbedContentBatch.input_config.source: exactly one of file_name and requests must be set",
-      );
-    }
-    let lines: ParsedLine[];
-    let fingerprint: string;
-    let metadata: unknown[] = [];
-    if (fileName !== undefined) {
-      if (typeof fileName !== "string" || !fileName.startsWith("files/")) {
-        throw invalid(
-          `* EmbedContentBatch.input_config.file_name: expected files/{id}, received ${
-            JSON.stringify(fileName)
-          }`,
-        );
-      }
-      const file = this.#file(fileName.slice("files/".length));
-      lines = parseFileLines(file.bytes, model, version);
-      fingerprint = file.sha256;
-    } else {
-      const requests = inline?.requests;
-      if (!Array.isArray(requests) || requests.length === 0) {
-        throw invalid(
-          "* EmbedContentBatch.input_config.requests.requests: at least one request is required",
-        );
-      }
-      lines = requests.map((item, index) =>
-        parseJobLine({ ...item, key: String(index) }, index, model, version)
-      );
-      metadata = requests.map((item) => item?.metadata);
-      fingerprint = await sha256(new TextEncoder().encode(JSON.stringify(requests)));
-    }
-    const tokens = lines.reduce(
-      (sum, line) => sum + ("text" in line ? countTokens(line.text) : 0),
-      0,
-    );
-    const enqueued = this.#enqueuedTokens();
-    if (enqueued + tokens > this.#options.maxEnqueuedTokens) {
-      this.#stats.createsRefused++;
-      throw new ProtocolError(
-        429,
-        "RESOURCE_EXHAUSTED",
-        `Enqueued token limit exceeded for model models/${model}: ${enqueued} tokens are enqueued, this batch adds ${tokens}, and the limit is ${this.#options.maxEnqueuedTokens}. Please wait for running batches to finish.`,
-      );
-    }
+    const { batch, fileName, inline } = await readCreate(request);
+    const { lines, fingerprint, metadata } = fileName !== undefined
+      ? this.#fileSource(fileName, model, version)
+      : await inlineSource(inline, model, version);
+    const { tokens, enqueued } = this.#admit(model, lines);
     const ordinal = ++this.#stats.jobsCreated;
     if (this.#fingerprints.has(fingerprint)) this.#stats.duplicateJobs++;
     this.#fingerprints.add(fingerprint);
@@ -619,7 +561,7 @@ export class BatchSimulator {
       lines,
       inline: fileName === undefined,
       metadata,
-      inputFile: typeof fileName === "string" ? fileName : undefined,
+      inputFile: fileName,
       tokens,
       fingerprint,
       fault: this.#fail.has(ordinal) ? "fail" : this.#expire.has(ordinal) ? "expire" : undefined,
@@ -632,6 +574,41 @@ export class BatchSimulator {
     this.#stats.tokens += tokens;
     this.#stats.peakEnqueuedTokens = Math.max(this.#stats.peakEnqueuedTokens, enqueued + tokens);
     return json(this.#operation(job, true));
+  }
+
+  /** The lines of an uploaded job file. */
+  #fileSource(fileName: unknown, model: string, version: string): JobSource {
+    if (typeof fileName !== "string" || !fileName.startsWith("files/")) {
+      throw invalid(
+        `* EmbedContentBatch.input_config.file_name: expected files/{id}, received ${
+          JSON.stringify(fileName)
+        }`,
+      );
+    }
+    const file = this.#file(fileName.slice("files/".length));
+    return {
+      lines: parseFileLines(file.bytes, model, version),
+      fingerprint: file.sha256,
+      metadata: [],
+    };
+  }
+
+  /** Counts the job's tokens; a 429 when they would take the enqueued tokens over the cap. */
+  #admit(model: string, lines: ParsedLine[]): { tokens: number; enqueued: number } {
+    const tokens = lines.reduce(
+      (sum, line) => sum + ("text" in line ? countTokens(line.text) : 0),
+      0,
+    );
+    const enqueued = this.#enqueuedTokens();
+    if (enqueued + tokens > this.#options.maxEnqueuedTokens) {
+      this.#stats.createsRefused++;
+      throw new ProtocolError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        `Enqueued token limit exceeded for model models/${model}: ${enqueued} tokens are enqueued, this batch adds ${tokens}, and the limit is ${this.#options.maxEnqueuedTokens}. Please wait for running batches to finish.`,
+      );
+    }
+    return { tokens, enqueued };
   }
 
   #cancel(job: Job): Response {
@@ -893,4 +870,64 @@ function hashUnit(text: string): number {
   hash = Math.imul(hash, 0xc2b2ae35);
   hash ^= hash >>> 16;
   return (hash >>> 0) / 4294967296;
+}
+
+/** A job's requests, and what identifies them for the duplicate-job count. */
+interface JobSource {
+  lines: ParsedLine[];
+  fingerprint: string;
+  metadata: unknown[];
+}
+
+/** The create call's body: the batch, and exactly one of a file name and inline requests. */
+async function readCreate(request: Request): Promise<{
+  batch: Record<string, unknown>;
+  fileName: string | undefined;
+  inline: Record<string, unknown> | undefined;
+}> {
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    throw invalid("Invalid JSON payload received. Unexpected token.");
+  }
+  const batch = body?.batch as Record<string, unknown> | undefined;
+  if (typeof batch !== "object" || batch === null) {
+    throw invalid("* EmbedContentBatch: batch is required");
+  }
+  const input = field(batch, "inputConfig", "input_config") as
+    | Record<string, unknown>
+    | undefined;
+  if (typeof input !== "object" || input === null) {
+    throw invalid("* EmbedContentBatch.input_config: input_config is required");
+  }
+  const fileName = field(input, "fileName", "file_name");
+  const inline = input.requests as Record<string, unknown> | undefined;
+  if ((fileName === undefined) === (inline === undefined)) {
+    throw invalid(
+      "* EmbedContentBatch.input_config.source: exactly one of file_name and requests must be set",
+    );
+  }
+  return { batch, fileName: fileName as string | undefined, inline };
+}
+
+/** The requests of an inline job. */
+async function inlineSource(
+  inline: Record<string, unknown> | undefined,
+  model: string,
+  version: string,
+): Promise<JobSource> {
+  const requests = inline?.requests;
+  if (!Array.isArray(requests) || requests.length === 0) {
+    throw invalid(
+      "* EmbedContentBatch.input_config.requests.requests: at least one request is required",
+    );
+  }
+  return {
+    lines: requests.map((item, index) =>
+      parseJobLine({ ...item, key: String(index) }, index, model, version)
+    ),
+    metadata: requests.map((item) => item?.metadata),
+    fingerprint: await sha256(new TextEncoder().encode(JSON.stringify(requests))),
+  };
 }
