@@ -114,11 +114,15 @@ export class IdSet {
   }
 
   #append(tag: number, key: string): number {
+    const ascii = isAscii(key);
     let length = 1; // the tag
-    for (let i = 0; i < key.length; i++) {
-      const point = codePointAt(key, i);
-      if (point > 0xffff) i++;
-      length += utf8Length(point);
+    if (ascii) length += key.length;
+    else {
+      for (let i = 0; i < key.length; i++) {
+        const point = codePointAt(key, i);
+        if (point > 0xffff) i++;
+        length += utf8Length(point);
+      }
     }
     const needed = this.#arenaLength + 4 + length;
     if (needed > this.#arena.length) {
@@ -134,11 +138,15 @@ export class IdSet {
     arena[offset + 3] = (length >>> 24) & 0xff;
     arena[offset + 4] = tag;
     let at = offset + 5;
-    for (let i = 0; i < key.length; i++) {
-      const point = codePointAt(key, i);
-      if (point > 0xffff) i++;
-      const bytes = utf8Length(point);
-      for (let b = bytes - 1; b >= 0; b--) arena[at++] = utf8Byte(point, bytes, b);
+    if (ascii) {
+      for (let i = 0; i < key.length; i++) arena[at++] = key.charCodeAt(i); // one byte each
+    } else {
+      for (let i = 0; i < key.length; i++) {
+        const point = codePointAt(key, i);
+        if (point > 0xffff) i++;
+        const bytes = utf8Length(point);
+        for (let b = bytes - 1; b >= 0; b--) arena[at++] = utf8Byte(point, bytes, b);
+      }
     }
     this.#arenaLength = needed;
     return offset;
@@ -160,6 +168,12 @@ export class IdSet {
       this.#hashes[slot] = h;
     }
   }
+}
+
+/** Whether every code unit of `text` is ASCII (its UTF-8 is its code units). */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 function isBitmapId(id: string | number | bigint): id is number {

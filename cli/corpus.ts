@@ -25,6 +25,7 @@ import { GeminiEmbedder } from "../gemini/embedder.ts";
 import { loadMediaFiles } from "../gemini/media_files.ts";
 import { type ModelProfile, modelProfile } from "../gemini/models.ts";
 import { plannedTokens, planRequest } from "../gemini/request.ts";
+import { estimateTokens as textTokens } from "../resilience/tokens.ts";
 import { Deque } from "../internal/deque.ts";
 import { LatencyHistogram } from "../internal/histogram.ts";
 import { now } from "../internal/clock.ts";
@@ -233,6 +234,8 @@ class CorpusRun {
   readonly #hardStop = new AbortController();
   #sent = 0;
   #written = 0;
+  /** The last time read by `#writeTime`, with the batch and written-line count it holds for. */
+  #clock: { batch: unknown; lines: number; time: number } = { batch: undefined, lines: 0, time: 0 };
   #badLines = 0;
   #wakeReader: (() => void) | undefined;
   #fatal: Error | undefined;
@@ -411,6 +414,10 @@ class CorpusRun {
 
   /** The estimated tokens of what was sent for an input: its text with the task instruction, and its media. */
   #sentTokens(item: Pending): number {
+    // A plain text with no task type is sent as it is: no plan to make.
+    if (typeof item.input === "string" && this.#options.taskType === undefined) {
+      return textTokens(item.input); // what plannedTokens counts for it
+    }
     try {
       return plannedTokens(planRequest(this.#profile, item.input, this.#options.taskType));
     } catch {
@@ -481,7 +488,7 @@ class CorpusRun {
       });
     }
     this.#written++;
-    this.#latency.record(now() - item.readAt);
+    this.#latency.record(this.#writeTime(out) - item.readAt);
     this.#releaseHeld();
     return pending.catch((error) => {
       // A failed write ends the run: stop reading too, even a read waiting on a pipe.
@@ -492,6 +499,20 @@ class CorpusRun {
       this.#stopReading.abort(this.#writeFailure);
       throw this.#writeFailure;
     });
+  }
+
+  /**
+   * The time an input's record was written: read once for the items of one
+   * batch written back to back (no wait between them: no batch change and no
+   * flush completed since), else read afresh.
+   */
+  #writeTime(out: Outcome): number {
+    const batch = (out as { batch?: unknown }).batch;
+    const lines = this.#writer.linesWritten;
+    if (batch === undefined || batch !== this.#clock.batch || lines !== this.#clock.lines) {
+      this.#clock = { batch, lines, time: now() };
+    }
+    return this.#clock.time;
   }
 
   #countCacheUse(out: Outcome): void {

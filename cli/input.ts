@@ -260,6 +260,11 @@ export function lineId(line: number): string {
 
 const LINE_ID = /^line:\d+$/;
 
+/** Whether `id` has the reserved form `line:N` (the regex only for ids that start so). */
+function isLineId(id: string): boolean {
+  return id.startsWith("line:") && LINE_ID.test(id);
+}
+
 function failText(line: number, end: number, code: InputErrorCode, message: string): InputError {
   return { ok: false, id: line, line, error: { code, message }, end };
 }
@@ -276,7 +281,7 @@ function parseJsonLine(
   titleField: string,
 ): InputRecord {
   const fail = failJson;
-  let where = `line ${line + 1}`;
+  const at = `line ${line + 1}`;
   let value: unknown;
   try {
     value = JSON.parse(content);
@@ -285,12 +290,12 @@ function parseJsonLine(
       line,
       end,
       "INVALID_JSON",
-      `${where} is not valid JSON: ${(error as Error).message}`,
+      `${at} is not valid JSON: ${(error as Error).message}`,
     );
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    return fail(line, end, "INVALID_JSON", `${where} is not a JSON object, received ${kind}`);
+    return fail(line, end, "INVALID_JSON", `${at} is not a JSON object, received ${kind}`);
   }
   const object = value as Record<string, unknown>;
   let id: InputId = lineId(line);
@@ -298,10 +303,10 @@ function parseJsonLine(
     const given = object.id;
     const exact = typeof given === "number" ? exactNumericId(content, given) : undefined;
     if (
-      !(typeof given === "string" && given !== "" && !LINE_ID.test(given)) &&
+      !(typeof given === "string" && given !== "" && !isLineId(given)) &&
       exact === undefined
     ) {
-      const why = typeof given === "string" && LINE_ID.test(given)
+      const why = typeof given === "string" && isLineId(given)
         ? `ids of the form line:N are reserved for lines without an id`
         : typeof given === "number"
         ? `a numeric id must be written as a plain number (it is kept exactly as written); put it in quotes`
@@ -310,39 +315,45 @@ function parseJsonLine(
         line,
         end,
         "INVALID_ID",
-        `${where}: ${why}, received ${
+        `${at}: ${why}, received ${
           typeof given === "number" ? idSource(content) : JSON.stringify(given) ?? typeof given
         }`,
       );
     }
     id = exact ?? (given as string);
-    where = `line ${line + 1} (id ${typeof id === "string" ? JSON.stringify(id) : String(id)})`;
   }
-  const files = parseFiles(object.file, where);
+  // Built only for a message: most lines have none.
+  const given = "id" in object;
+  const where = () =>
+    given ? `${at} (id ${typeof id === "string" ? JSON.stringify(id) : String(id)})` : at;
+  const files = object.file === undefined ? undefined : parseFiles(object.file, where());
   if (typeof files === "string") return fail(line, end, "INVALID_FILE", files);
   const text = object[field];
   const title = object[titleField];
+  if (typeof text === "string" && files === undefined && title === undefined && !isBlank(text)) {
+    return { ok: true, id, line, text, end }; // the common case, with nothing else to copy
+  }
   const extra = {
     ...(typeof title === "string" && title.trim() !== "" && { title }),
     ...(files !== undefined && { files }),
   };
   if (text === undefined) {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "MISSING_TEXT", `${where} has no "${field}" field`);
+    return fail(line, end, "MISSING_TEXT", `${where()} has no "${field}" field`);
   }
   if (typeof text !== "string") {
     return fail(
       line,
       end,
       "MISSING_TEXT",
-      `${where}: "${field}" must be a string, received ${
+      `${where()}: "${field}" must be a string, received ${
         text === null ? "null" : Array.isArray(text) ? "an array" : typeof text
       }`,
     );
   }
   if (text.trim() === "") {
     if (files !== undefined) return { ok: true, id, line, text: "", ...extra, end };
-    return fail(line, end, "EMPTY_TEXT", `${where}: "${field}" is empty`);
+    return fail(line, end, "EMPTY_TEXT", `${where()}: "${field}" is empty`);
   }
   return { ok: true, id, line, text, ...extra, end };
 }

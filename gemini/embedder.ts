@@ -330,7 +330,11 @@ export class GeminiEmbedder implements Embedder {
     const plans = inputs.map((input) => planRequest(this.#profile, input, this.#taskType));
     const groups = new Map<string, number[]>();
     plans.forEach((plan, i) => {
-      const key = JSON.stringify([plan.fields.taskType, plan.fields.title]);
+      const { taskType, title } = plan.fields;
+      // No field at all (the common case) needs no key built: "" is no JSON array.
+      const key = taskType === undefined && title === undefined
+        ? ""
+        : JSON.stringify([taskType, title]);
       const group = groups.get(key);
       if (group === undefined) groups.set(key, [i]);
       else group.push(i);
@@ -358,9 +362,17 @@ export class GeminiEmbedder implements Embedder {
       const contents = [];
       for (const plan of plans) {
         const parts: Part[] = plan.text === "" ? [] : [{ text: plan.text }];
-        parts.push(
-          ...await mediaParts(plan.media, this.#profile, this.#client.files, uploads, call?.signal),
-        );
+        if (plan.media.length > 0) {
+          parts.push(
+            ...await mediaParts(
+              plan.media,
+              this.#profile,
+              this.#client.files,
+              uploads,
+              call?.signal,
+            ),
+          );
+        }
         // One Content per input: given plain strings, the SDK merges them into
         // a single Content (one vector in all) for gemini-embedding-2 models.
         contents.push({ role: "user", parts });

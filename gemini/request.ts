@@ -60,6 +60,8 @@ export function planRequest(
   defaultTaskType: GeminiTaskType | undefined,
 ): PlannedRequest {
   if (typeof input === "string") {
+    // A plain text with no task type is sent as it is, with no field.
+    if (defaultTaskType === undefined) return { text: input, fields: {}, media: [] };
     const { text, ...fields } = applyTask(profile, input, defaultTaskType);
     return { text, fields, media: [] };
   }

@@ -61,6 +61,12 @@ const DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024;
 const QUOTA_MARGIN_MS = 500;
 
 /**
+ * The reason a settled call's signal is aborted with: the default reason,
+ * made once (a `DOMException` per call costs a stack trace each).
+ */
+const SETTLED = new DOMException("The signal has been aborted", "AbortError");
+
+/**
  * How embedding calls are made: concurrency, quota, retries, limits and
  * hooks. Shared by {@linkcode ResilientEmbedder}, `runPipeline` and
  * `EmbeddingBatcher`.
@@ -594,7 +600,7 @@ export class ResilientEmbedder {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      if (!call.signal.aborted) call.abort(); // drop the race's listener
+      if (!call.signal.aborted) call.abort(SETTLED); // drop the race's listener
     }
   }
 }
