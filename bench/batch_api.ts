@@ -25,34 +25,13 @@
  * Everything is deleted at the end.
  */
 
-import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
+import { startSimulator } from "../simulator/server.ts";
+import { DIMENSIONS, peakFromProc, verify, writeCorpus } from "./_corpus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DIMENSIONS = 8;
 const sizes = Deno.args.length > 0 ? Deno.args.map(Number) : [100_000, 1_000_000];
 const HAVE_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
 const n = (value: number) => value.toLocaleString("en-US");
-
-const text = (i: number) =>
-  `Document ${i}: a sentence about topic ${i % 997} with some filler words ${
-    "lorem ".repeat(i % 7)
-  }`;
-
-async function writeCorpus(path: string, count: number): Promise<number> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const encoder = new TextEncoder();
-  for (let start = 0; start < count; start += 10_000) {
-    const lines: string[] = [];
-    for (let i = start; i < Math.min(count, start + 10_000); i++) {
-      lines.push(JSON.stringify({ id: `doc-${i}`, text: text(i) }));
-    }
-    const bytes = encoder.encode(lines.join("\n") + "\n");
-    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-  }
-  const { size } = await file.stat();
-  file.close();
-  return size;
-}
 
 function command(args: string[], env: Record<string, string> = {}, timed = HAVE_TIME) {
   const deno = [
@@ -75,28 +54,6 @@ function command(args: string[], env: Record<string, string> = {}, timed = HAVE_
   });
 }
 
-/** Samples VmHWM of the child (and, under /usr/bin/time, of its child) until it exits. */
-async function peakFromProc(pid: number, done: Promise<unknown>): Promise<number> {
-  let peak = 0;
-  let finished = false;
-  done.then(() => finished = true);
-  while (!finished) {
-    let pids = [pid];
-    try {
-      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
-      pids = [pid, ...children.trim().split(/\s+/).filter(Boolean).map(Number)];
-    } catch { /* exited */ }
-    for (const p of pids) {
-      try {
-        const status = await Deno.readTextFile(`/proc/${p}/status`);
-        peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-      } catch { /* exited */ }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return peak;
-}
-
 async function run(args: string[], env: Record<string, string> = {}) {
   const started = performance.now();
   const child = command(args, env).spawn();
@@ -111,33 +68,6 @@ async function run(args: string[], env: Record<string, string> = {}) {
     peakKb: Math.max(sampled, reported),
     log,
   };
-}
-
-/** Streams the output: one record per id, each its text's vector. */
-async function verify(path: string, count: number): Promise<string> {
-  const seen = new Uint8Array(count);
-  let records = 0;
-  const file = await Deno.open(path);
-  let rest = "";
-  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      const record = JSON.parse(line);
-      const i = Number(String(record.id).slice(4));
-      if (seen[i]) throw new Error(`id ${record.id} appears twice`);
-      seen[i] = 1;
-      if (record.embedding === undefined) throw new Error(`id ${record.id} is an error: ${line}`);
-      const expected = simulatedEmbedding(text(i), DIMENSIONS);
-      if (JSON.stringify(record.embedding) !== JSON.stringify(expected)) {
-        throw new Error(`id ${record.id} has the wrong vector`);
-      }
-      records++;
-    }
-  }
-  if (rest !== "") throw new Error("the output ends with a torn line");
-  if (records !== count) throw new Error(`${records} records for ${count} inputs`);
-  return `verified: ${n(count)} records, one per id, each its text's vector`;
 }
 
 function summaryLine(log: string, pattern: RegExp): string {

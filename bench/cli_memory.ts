@@ -30,7 +30,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { simulatedEmbedding } from "../simulator/server.ts";
+import { DIMENSIONS, peakFromProc, verify, writeCorpus } from "./_corpus.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -45,30 +45,7 @@ const { values: flags, positionals } = parseArgs({
 });
 const MAIN = flags.main ?? new URL("../main.ts", import.meta.url).pathname;
 const SIMULATOR = new URL("../simulator/cli.ts", import.meta.url).pathname;
-const DIMENSIONS = 8;
 const sizes = positionals.length > 0 ? positionals.map(Number) : [100_000, 1_000_000, 3_000_000];
-
-const text = (i: number) =>
-  `Document ${i}: a sentence about topic ${i % 997} with some filler words ${
-    "lorem ".repeat(i % 7)
-  }`;
-
-async function writeCorpus(path: string, count: number): Promise<number> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const encoder = new TextEncoder();
-  let chunk: string[] = [];
-  for (let i = 0; i < count; i++) {
-    chunk.push(JSON.stringify({ id: `doc-${i}`, text: text(i) }));
-    if (chunk.length === 10_000 || i === count - 1) {
-      const bytes = encoder.encode(chunk.join("\n") + "\n");
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-      chunk = [];
-    }
-  }
-  const { size } = await file.stat();
-  file.close();
-  return size;
-}
 
 const HAVE_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
 
@@ -125,33 +102,6 @@ async function startExternalSimulator() {
   };
 }
 
-/** Samples the child's (or, under /usr/bin/time, its child's) VmHWM until it exits. */
-async function peakFromProc(pid: number, done: Promise<unknown>): Promise<number> {
-  let peak = 0;
-  let finished = false;
-  done.then(() => finished = true);
-  while (!finished) {
-    for (const p of [pid, ...await children(pid)]) {
-      try {
-        const status = await Deno.readTextFile(`/proc/${p}/status`);
-        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        peak = Math.max(peak, kb);
-      } catch { /* exited */ }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return peak;
-}
-
-async function children(pid: number): Promise<number[]> {
-  try {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
-    return text.trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 async function run(args: string[]) {
   const started = performance.now();
   const child = command(args).spawn();
@@ -164,32 +114,6 @@ async function run(args: string[]) {
   const cpu = /cpu_s=([\d.]+)\+([\d.]+)/.exec(log);
   const cpuSeconds = cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN;
   return { code, seconds, cpuSeconds, peakKb: Math.max(sampled, reported), log };
-}
-
-/** Streams the output file: one record per id, each with its text's vector. */
-async function verify(path: string, count: number): Promise<string> {
-  const seen = new Uint8Array(count);
-  let records = 0;
-  const file = await Deno.open(path);
-  let rest = "";
-  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      const record = JSON.parse(line);
-      const i = Number(String(record.id).slice(4));
-      if (seen[i]) throw new Error(`id ${record.id} appears twice`);
-      seen[i] = 1;
-      const expected = simulatedEmbedding(text(i), DIMENSIONS);
-      if (JSON.stringify(record.embedding) !== JSON.stringify(expected)) {
-        throw new Error(`id ${record.id} has the wrong vector`);
-      }
-      records++;
-    }
-  }
-  if (rest !== "") throw new Error("the output ends with a torn line");
-  if (records !== count) throw new Error(`${records} records for ${count} inputs`);
-  return `verified: ${count.toLocaleString("en-US")} records, one per id, each its text's vector`;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "embatch-bench-" });
