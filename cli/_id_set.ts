@@ -4,13 +4,16 @@
 //
 // A JS Set<string> of 1,000,000 short ids costs around 60 MB (a heap string and
 // a hash-table entry each). Here line-number ids (small non-negative integers,
-// the common case) are bits in a bitmap, 1,000,000 of them in 125 KB; every
-// other id is stored as UTF-8 bytes in one growing byte arena, found through
+// the common case) are bits in a bitmap, 1,000,000 of them in 125 KB, as are
+// numbered string ids such as "doc-17" (a bitmap per prefix, `_numbered_ids.ts`);
+// every other id is stored as UTF-8 bytes in one growing byte arena, found through
 // an open-addressing table of 32-bit hashes and offsets: about 9 bytes per id
 // plus its length. Lookups compare the bytes, so the set is exact. Ids are
 // hashed, compared and stored straight from the string's code units (UTF-8
 // written by hand, lone surrogates as U+FFFD like TextEncoder): no encoder call
 // and no allocation per id.
+
+import { NumberedIds } from "./_numbered_ids.ts";
 
 /** Numbers below this are bits in the bitmap (at most 16 MiB of bitmap). */
 const BITMAP_LIMIT = 1 << 27;
@@ -21,6 +24,7 @@ const BITMAP_LIMIT = 1 << 27;
  */
 export class IdSet {
   #bits = new Uint32Array(0);
+  readonly #numbered = new NumberedIds();
   #arena = new Uint8Array(1 << 12);
   #arenaLength = 0;
   // Slot i is table[2i] = (offset + 1) of an entry in the arena, 0 when empty,
@@ -41,6 +45,10 @@ export class IdSet {
       const word = id >>> 5;
       return word < this.#bits.length && (this.#bits[word]! & (1 << (id & 31))) !== 0;
     }
+    if (typeof id === "string") {
+      const numbered = this.#numbered.has(id);
+      if (numbered !== undefined) return numbered;
+    }
     const key = keyText(id);
     const tag = typeof id === "string" ? TAG_STRING : TAG_NUMBER;
     return this.#find(tag, key, hash(tag, key)) >= 0;
@@ -60,6 +68,13 @@ export class IdSet {
       this.#bits[word]! |= mask;
       this.#size++;
       return true;
+    }
+    if (typeof id === "string") {
+      const added = this.#numbered.add(id);
+      if (added !== undefined) {
+        if (added) this.#size++;
+        return added;
+      }
     }
     const key = keyText(id);
     const tag = typeof id === "string" ? TAG_STRING : TAG_NUMBER;
