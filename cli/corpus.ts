@@ -467,10 +467,11 @@ class CorpusRun {
     let pending: Promise<void>;
     if (out.cached !== undefined) this.#countCacheUse(out);
     if (out.ok) {
-      pending = this.#writer.write(formatRecord(item.id, {
-        embedding: out.embedding,
-        ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
-      }));
+      // The result itself is the record's content, unless there is a cache key to add.
+      pending = this.#writer.write(formatRecord(
+        item.id,
+        out.key === undefined ? out : { embedding: out.embedding, cacheKey: keyToHex(out.key) },
+      ));
       this.#unwritten.push(undefined);
       if (!out.cached && !out.shared) this.#counts.tokens += this.#sentTokens(item);
     } else if (isFatal(out.error)) {
