@@ -174,6 +174,18 @@ export interface PipelineOptions<T> extends ResilienceOptions {
   /** Called as each batch is emitted, before it is embedded: for logging. */
   onBatch?: (batch: Batch<T>) => void;
   /**
+   * When an input became available, in milliseconds since the epoch (as
+   * `Date.now()`), for a caller that already knows it: a corpus reader notes
+   * the time once for all the lines of a chunk. An input's latency then
+   * counts from that time, or from when the pipeline could take it if the
+   * pipeline was busy (its input channel full) until later. Without it the
+   * pipeline reads the clock as it takes each input, exact for a sparse
+   * stream.
+   *
+   * @default {the time the pipeline takes the input}
+   */
+  entryTime?: (item: T) => number;
+  /**
    * Stops the whole run: no new calls, calls in flight aborted, `runPipeline`
    * rejects with `signal.reason`. Pass `metrics` to read what was done,
    * failed and cancelled.
@@ -519,20 +531,26 @@ export async function runPipeline<T>(options: PipelineOptions<T>): Promise<Pipel
 
   // When each input entered, by index, until its result is ready: item latency.
   const enteredAt = new EntryTimes();
+  const entryTime = options.entryTime;
   // Stage 1, inlined (as `enqueue`) so that noting each input's entry costs no extra generator.
   const enqueueNoting = async (channel: Channel<T>) => {
     const sendOptions = { signal };
+    let free = -Infinity; // with entryTime: when the channel last had room again after a wait
     for await (const item of options.inputs) {
-      enteredAt.push(now());
+      enteredAt.push(entryTime ? Math.max(entryTime(item), free) : now());
       metrics.itemStarted();
+      signal.throwIfAborted();
+      if (channel.trySend(item)) continue;
       await channel.send(item, sendOptions);
+      if (entryTime) free = now();
     }
     channel.close();
   };
   const onEmbedded = ({ offset, results }: EmbeddedBatch<T>) => {
     const time = now();
     for (let i = 0; i < results.length; i++) {
-      metrics.itemFinished(results[i]!.ok, time - enteredAt.take(offset + i, time));
+      const latency = time - enteredAt.take(offset + i, time);
+      metrics.itemFinished(results[i]!.ok, latency > 0 ? latency : 0);
     }
   };
 

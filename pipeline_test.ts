@@ -321,3 +321,47 @@ Deno.test("runPipeline measures item latency from entry even when batches finish
   assert.equal(summary.itemLatencyMs.p50, 10);
   assert.equal(summary.itemLatencyMs.max, 300);
 });
+
+Deno.test("runPipeline counts item latency from the entry time the caller gives", async () => {
+  using time = new FakeTime();
+  const { embedder } = fakeEmbedder({ latencyMs: 50 });
+  async function* readLate() {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 4; i++) yield { text: `line-${i}`, readAt: 0 }; // read at 0, handed over at 30
+  }
+  const run = (entryTime?: (item: { readAt: number }) => number) =>
+    time.until(runPipeline({
+      inputs: readLate(),
+      embedder,
+      batchSize: 4,
+      text: (item) => item.text,
+      ...(entryTime && { entryTime }),
+      write: () => {},
+    }));
+  const given = await run((item) => item.readAt);
+  assert.equal(given.itemLatencyMs.p50, 80);
+  assert.equal(given.itemLatencyMs.max, 80);
+  const clocked = await run();
+  assert.equal(clocked.itemLatencyMs.max, 50);
+});
+
+Deno.test("runPipeline counts an entry time from when it could take the input, if it was busy", async () => {
+  using time = new FakeTime();
+  const { embedder } = fakeEmbedder({ latencyMs: 50 });
+  // Every input is available at 0; the pipeline (one call at a time) takes them as room appears.
+  const run = (entryTime?: (item: string) => number) =>
+    time.until(runPipeline({
+      inputs: Array.from({ length: 12 }, (_, i) => `t${i}`),
+      embedder,
+      batchSize: 2,
+      concurrency: 1,
+      ...(entryTime && { entryTime }),
+      write: () => {},
+    }));
+  const clocked = await run();
+  const start = Date.now(); // the fake clock, after the first run
+  const given = await run(() => start);
+  assert.deepEqual(given.itemLatencyMs, clocked.itemLatencyMs);
+  // The last inputs are written 300 ms after the start but entered once there was room.
+  assert.equal(given.itemLatencyMs.max, 250);
+});

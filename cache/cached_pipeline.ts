@@ -202,6 +202,7 @@ class CachedRun<T> {
       inputs: _inputs,
       text: _text,
       onBatch,
+      entryTime,
       ...pipelineOptions
     } = this.#options;
     let summary: PipelineSummary;
@@ -212,6 +213,7 @@ class CachedRun<T> {
         ...(onBatch && {
           onBatch: (batch) => onBatch({ ...batch, items: batch.items.map((s) => s.item) }),
         }),
+        ...(entryTime && { entryTime: (slot) => entryTime(slot.item) }),
         text: (slot) => slot.input,
         write: (out) => this.#embedded(out),
       });

@@ -4,13 +4,16 @@
 //
 // A JS Set<string> of 1,000,000 short ids costs around 60 MB (a heap string and
 // a hash-table entry each). Here line-number ids (small non-negative integers,
-// the common case) are bits in a bitmap, 1,000,000 of them in 125 KB; every
-// other id is stored as UTF-8 bytes in one growing byte arena, found through
+// the common case) are bits in a bitmap, 1,000,000 of them in 125 KB, as are
+// numbered string ids such as "doc-17" (a bitmap per prefix, `_numbered_ids.ts`);
+// every other id is stored as UTF-8 bytes in one growing byte arena, found through
 // an open-addressing table of 32-bit hashes and offsets: about 9 bytes per id
 // plus its length. Lookups compare the bytes, so the set is exact. Ids are
 // hashed, compared and stored straight from the string's code units (UTF-8
 // written by hand, lone surrogates as U+FFFD like TextEncoder): no encoder call
 // and no allocation per id.
+
+import { NumberedIds } from "./_numbered_ids.ts";
 
 /** Numbers below this are bits in the bitmap (at most 16 MiB of bitmap). */
 const BITMAP_LIMIT = 1 << 27;
@@ -21,12 +24,13 @@ const BITMAP_LIMIT = 1 << 27;
  */
 export class IdSet {
   #bits = new Uint32Array(0);
+  readonly #numbered = new NumberedIds();
   #arena = new Uint8Array(1 << 12);
   #arenaLength = 0;
-  // Slot i holds (offset + 1) of an entry in the arena, 0 when empty; entries
-  // are [4-byte length][bytes], the first byte a type tag ("s" string, "n" number).
-  #slots = new Int32Array(1 << 10);
-  #hashes = new Int32Array(1 << 10);
+  // Slot i is table[2i] = (offset + 1) of an entry in the arena, 0 when empty,
+  // and table[2i + 1] = its hash: side by side, so a probe reads one cache line.
+  // Entries are [4-byte length][bytes], the first byte a type tag ("s" string, "n" number).
+  #table = new Int32Array(2 << 10);
   #stored = 0;
   #size = 0;
 
@@ -40,6 +44,10 @@ export class IdSet {
     if (isBitmapId(id)) {
       const word = id >>> 5;
       return word < this.#bits.length && (this.#bits[word]! & (1 << (id & 31))) !== 0;
+    }
+    if (typeof id === "string") {
+      const numbered = this.#numbered.has(id);
+      if (numbered !== undefined) return numbered;
     }
     const key = keyText(id);
     const tag = typeof id === "string" ? TAG_STRING : TAG_NUMBER;
@@ -61,19 +69,26 @@ export class IdSet {
       this.#size++;
       return true;
     }
+    if (typeof id === "string") {
+      const added = this.#numbered.add(id);
+      if (added !== undefined) {
+        if (added) this.#size++;
+        return added;
+      }
+    }
     const key = keyText(id);
     const tag = typeof id === "string" ? TAG_STRING : TAG_NUMBER;
     const h = hash(tag, key);
     const found = this.#find(tag, key, h);
     if (found >= 0) return false;
-    if ((this.#stored + 1) * 4 > this.#slots.length * 3) {
+    if ((this.#stored + 1) * 8 > this.#table.length * 3) { // load factor 3/4
       this.#rehash();
       return this.add(id);
     }
     const slot = -found - 1;
     const offset = this.#append(tag, key);
-    this.#slots[slot] = offset + 1;
-    this.#hashes[slot] = h;
+    this.#table[2 * slot] = offset + 1;
+    this.#table[2 * slot + 1] = h;
     this.#stored++;
     this.#size++;
     return true;
@@ -81,11 +96,12 @@ export class IdSet {
 
   /** Returns the slot holding the key (>= 0), or `-(free slot) - 1`. */
   #find(tag: number, key: string, h: number): number {
-    const mask = this.#slots.length - 1;
+    const table = this.#table;
+    const mask = (table.length >>> 1) - 1;
     for (let slot = h & mask;; slot = (slot + 1) & mask) {
-      const at = this.#slots[slot]!;
+      const at = table[2 * slot]!;
       if (at === 0) return -slot - 1;
-      if (this.#hashes[slot] === h && this.#equals(at - 1, tag, key)) return slot;
+      if (table[2 * slot + 1] === h && this.#equals(at - 1, tag, key)) return slot;
     }
   }
 
@@ -153,20 +169,19 @@ export class IdSet {
   }
 
   #rehash(): void {
-    const oldSlots = this.#slots;
-    const oldHashes = this.#hashes;
-    this.#slots = new Int32Array(oldSlots.length * 2);
-    this.#hashes = new Int32Array(oldSlots.length * 2);
-    const mask = this.#slots.length - 1;
-    for (let i = 0; i < oldSlots.length; i++) {
-      const at = oldSlots[i]!;
+    const old = this.#table;
+    const table = new Int32Array(old.length * 2);
+    const mask = (table.length >>> 1) - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const at = old[i]!;
       if (at === 0) continue;
-      const h = oldHashes[i]!;
+      const h = old[i + 1]!;
       let slot = h & mask;
-      while (this.#slots[slot] !== 0) slot = (slot + 1) & mask;
-      this.#slots[slot] = at;
-      this.#hashes[slot] = h;
+      while (table[2 * slot] !== 0) slot = (slot + 1) & mask;
+      table[2 * slot] = at;
+      table[2 * slot + 1] = h;
     }
+    this.#table = table;
   }
 }
 

@@ -55,3 +55,30 @@ Deno.test("IdSet agrees with a Set over random non-ASCII ids", () => {
   for (const id of reference) assert.ok(set.has(id), JSON.stringify(id));
   assert.ok(!set.has("😀😀😀😀😀😀😀"));
 });
+
+Deno.test("IdSet agrees with a Set over numbered string ids of many prefixes", () => {
+  const random = seededRandom(11);
+  const prefixes = ["doc-", "", "chunk_", "a", "b", "c", "d", "é-", "doc-0"];
+  const set = new IdSet();
+  const reference = new Set<string | number>();
+  for (let i = 0; i < 50_000; i++) {
+    const prefix = prefixes[Math.floor(random() * prefixes.length)]!;
+    const r = random();
+    const number = r < 0.8
+      ? String(Math.floor(random() * 5000))
+      : r < 0.9
+      ? `0${Math.floor(random() * 50)}` // a leading zero: not a numbered id
+      : String(Math.floor(random() * 2 ** 26)); // beyond the bitmaps
+    const id = random() < 0.1 ? Number(number) : `${prefix}${number}`;
+    assert.equal(set.add(id), !reference.has(id), String(id));
+    reference.add(id);
+  }
+  assert.equal(set.size, reference.size);
+  for (let i = 0; i < 5000; i++) {
+    for (const prefix of prefixes) {
+      const id = `${prefix}${i}`;
+      assert.equal(set.has(id), reference.has(id), id);
+    }
+    assert.equal(set.has(i), reference.has(i), String(i));
+  }
+});

@@ -58,6 +58,7 @@ const MAX_HELD_ERRORS = 10_000;
 
 /** An input on its way through the pipeline. */
 interface Pending extends InputText {
+  /** When the chunk holding its line was read: where its latencies start. */
   readAt: number;
   /** What is sent: the text, or a content with its title and media. */
   input: EmbedInput;
@@ -327,6 +328,7 @@ class CorpusRun {
       timeout: options.timeoutMs,
       strategy: options.adaptive ? "adaptive" as const : "fixed" as const,
       text: (item: Pending) => item.input,
+      entryTime: (item: Pending) => item.readAt,
       signal: this.#hardStop.signal,
       onBatch: (batch: { reason: BatchReason }) => void this.#counts.batches[batch.reason]++,
       write: (out: Outcome) => this.#write(out),
@@ -357,6 +359,8 @@ class CorpusRun {
         onBlankLine: () => void counts.blank++,
       });
       for await (const group of groups) {
+        // The lines of a chunk were read together: one clock read for all of them.
+        const readAt = now();
         for (const record of group) {
           counts.read++;
           counts.readBytes = record.end;
@@ -383,7 +387,7 @@ class CorpusRun {
           this.#sent++;
           const pending = record as Pending;
           pending.input = input;
-          pending.readAt = now();
+          pending.readAt = readAt;
           yield pending;
         }
       }
@@ -463,10 +467,11 @@ class CorpusRun {
     let pending: Promise<void>;
     if (out.cached !== undefined) this.#countCacheUse(out);
     if (out.ok) {
-      pending = this.#writer.write(formatRecord(item.id, {
-        embedding: out.embedding,
-        ...(out.key !== undefined && { cacheKey: keyToHex(out.key) }),
-      }));
+      // The result itself is the record's content, unless there is a cache key to add.
+      pending = this.#writer.write(formatRecord(
+        item.id,
+        out.key === undefined ? out : { embedding: out.embedding, cacheKey: keyToHex(out.key) },
+      ));
       this.#unwritten.push(undefined);
       if (!out.cached && !out.shared) this.#counts.tokens += this.#sentTokens(item);
     } else if (isFatal(out.error)) {

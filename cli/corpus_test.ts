@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { runCli, startCli } from "./_test_utils.ts";
 import { main } from "../main.ts";
+import { runCorpus } from "./corpus.ts";
+import { parseCliArgs } from "./args.ts";
 import { simulatedEmbedding, startSimulator } from "../simulator/server.ts";
 
 type OutputRecord = { id: string | number; embedding?: number[]; error?: { code: string } };
@@ -304,4 +306,44 @@ Deno.test("CLI passes --simulate-* flags to the simulator, and only with --simul
     [[0, "INTERNAL", 2], [1, "INTERNAL", 2]],
   );
   assert.match(failed.stderr, /2 API calls \(1 retries, 0 answered 429\)/);
+});
+
+Deno.test("CLI corpus run reads the clock far less than once per line", async () => {
+  const count = 5000;
+  const corpus = Array.from({ length: count }, (_, i) => JSON.stringify({ id: i, text: `t${i}` }));
+  const bytes = new TextEncoder().encode(corpus.join("\n") + "\n");
+  const size = Math.ceil(bytes.length / 5);
+  const chunks = Array.from({ length: 5 }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+  let written = 0;
+  const realNow = performance.now;
+  let reads = 0;
+  performance.now = () => (reads++, realNow.call(performance));
+  let code: number;
+  try {
+    code = await runCorpus(
+      parseCliArgs([
+        "--input",
+        "-",
+        "--format",
+        "jsonl",
+        "--simulate",
+        "--dimensions",
+        "2",
+        "--quiet",
+      ]),
+      {
+        stdout: () => {},
+        stderr: () => {},
+        env: () => undefined,
+        stdin: ReadableStream.from(chunks),
+        output: { write: (b) => Promise.resolve((written += b.length, b.length)) },
+      },
+    );
+  } finally {
+    performance.now = realNow;
+  }
+  assert.equal(code, 0);
+  assert.ok(written > count * 10, `${written} bytes written`);
+  // Was two reads per line (as each line was read, and as it entered the pipeline).
+  assert.ok(reads < count / 4, `${reads} clock reads for ${count} lines`);
 });

@@ -18,3 +18,36 @@ Deno.test("normalize leaves a unit vector as it is and the zero vector unchanged
   assert.deepEqual(normalize([0, 0, 0]), [0, 0, 0]);
   assert.deepEqual(normalize([]), []);
 });
+
+/**
+ * A deterministic unit vector of `dimensions` values normalised in float32
+ * arithmetic, as the API may compute and send it: unit length only to float32
+ * precision.
+ */
+function float32UnitVector(dimensions: number): number[] {
+  const raw = Array.from({ length: dimensions }, (_, i) => Math.fround(Math.sin(i * 12.9898 + 1)));
+  let sumOfSquares = 0;
+  for (const value of raw) sumOfSquares = Math.fround(sumOfSquares + Math.fround(value * value));
+  const norm = Math.fround(Math.sqrt(sumOfSquares));
+  return raw.map((value) => Math.fround(value / norm));
+}
+
+Deno.test("normalize keeps the API's float32 unit vectors bit for bit", async (t) => {
+  for (const dimensions of [8, 768, 3072]) {
+    await t.step(`${dimensions} values`, () => {
+      const vector = float32UnitVector(dimensions);
+      const norm = Math.hypot(...vector);
+      assert.ok(Math.abs(norm - 1) > 1e-8, `float32 rounding leaves it off unit length: ${norm}`);
+      assert.deepEqual(normalize(vector), vector);
+    });
+  }
+});
+
+Deno.test("normalize scales a vector whose norm is 1e-4 from 1", () => {
+  for (const factor of [1 - 1e-4, 1 + 1e-4]) {
+    const vector = float32UnitVector(3072).map((value) => value * factor);
+    const unit = normalize(vector);
+    assert.notDeepEqual(unit, vector);
+    assert.ok(Math.abs(Math.hypot(...unit) - 1) < 1e-12);
+  }
+});

@@ -10,6 +10,8 @@ export class LatencyHistogram {
   #counts = new Float64Array(BUCKETS);
   #count = 0;
   #max = 0;
+  /** The last duration recorded and its bucket: items of one batch often share a duration. */
+  #last = { value: -1, bucket: 0 };
 
   /** How many durations were recorded. */
   get count(): number {
@@ -19,10 +21,14 @@ export class LatencyHistogram {
   /** Records one duration in milliseconds. */
   record(ms: number): void {
     const value = Math.max(0, ms);
-    const bucket = value < 1
-      ? 0
-      : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(value) / Math.log(GROWTH)));
-    this.#counts[bucket]!++;
+    const last = this.#last;
+    if (value !== last.value) {
+      last.value = value;
+      last.bucket = value < 1
+        ? 0
+        : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(value) / Math.log(GROWTH)));
+    }
+    this.#counts[last.bucket]!++;
     this.#count++;
     if (value > this.#max) this.#max = value;
   }

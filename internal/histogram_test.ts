@@ -21,3 +21,14 @@ Deno.test("LatencyHistogram keeps sub-millisecond and huge durations", () => {
   histogram.record(1e15);
   assert.equal(histogram.quantile(1), 1e15);
 });
+
+Deno.test("LatencyHistogram counts repeated durations in their own bucket", () => {
+  const histogram = new LatencyHistogram();
+  for (const ms of [40, 40, 40, 0.5, 0.5, 300, 40]) histogram.record(ms);
+  assert.equal(histogram.count, 7);
+  assert.equal(histogram.quantile(2 / 7), 1, "the two sub-millisecond ones");
+  const median = histogram.quantile(0.5);
+  assert.ok(median >= 40 && median <= 42, `p50 ${median}`);
+  assert.ok(histogram.quantile(6 / 7) <= 42);
+  assert.equal(histogram.quantile(1), 300);
+});

@@ -3,8 +3,9 @@
  * real `@google/genai` SDK can talk to it over loopback HTTP.
  *
  * It serves `POST /{v1|v1beta}/models/{model}:batchEmbedContents`, checks the
- * API key and the body the way Gemini does, and answers with deterministic,
- * L2-normalised vectors ({@linkcode simulatedEmbedding}) or with Gemini's JSON
+ * API key and the body the way Gemini does, and answers with deterministic
+ * float32 vectors, unit length as the model returns them
+ * ({@linkcode simulatedEmbedding}), or with Gemini's JSON
  * error shape `{"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}}`.
  *
  * The work of one call runs in stages: route, authenticate, parse the batch
@@ -60,6 +61,7 @@ import {
   type SimulatorLatency,
 } from "./faults.ts";
 import { BatchSimulator, type BatchSimulatorOptions } from "./batch.ts";
+import { apiFloat } from "./_float32.ts";
 import { QuotaBook, quotaExceeded, type SimulatorKeyStats } from "./quota.ts";
 
 export { countTokens, type SimulatorKeyStats } from "./quota.ts";
@@ -101,6 +103,11 @@ const UNNORMALISED_SCALE = Math.sqrt(3072 / 3);
  * models) are unit length only at 3072: a shorter one is the raw prefix
  * divided by √1024, with a norm near 0.5 for 768 values.
  *
+ * Each value is then what the API's JSON carries: a float32 (the protobuf
+ * field is `repeated float`) written as the shortest decimal that reads back
+ * as it, at most 9 significant digits (`-0.022374554`). A unit vector is so
+ * unit length within float32 rounding (about 1e-7), not exactly.
+ *
  * @param text The text to embed.
  * @param dimensions How many values the vector has.
  * @param model The model name, with or without the `models/` prefix.
@@ -116,7 +123,9 @@ const UNNORMALISED_SCALE = Math.sqrt(3072 / 3);
  * assert.deepEqual(vector, simulatedEmbedding("hello", 3));
  * assert.notDeepEqual(vector, simulatedEmbedding("hello!", 3));
  * const norm = Math.hypot(...vector);
- * assert.ok(Math.abs(norm - 1) < 1e-12);
+ * assert.ok(Math.abs(norm - 1) < 1e-6);
+ * // Float32 values, each written in at most 9 significant digits, as the API writes them.
+ * assert.ok(vector.every((value) => String(value).replace(/^-?0\.0{0,99}/, "").length <= 9));
  * ```
  *
  * @example A shorter vector is a renormalised prefix of a longer one
@@ -128,7 +137,7 @@ const UNNORMALISED_SCALE = Math.sqrt(3072 / 3);
  * const short = simulatedEmbedding("hello", 4, "gemini-embedding-2");
  * const prefix = full.slice(0, 4);
  * const norm = Math.hypot(...prefix);
- * prefix.forEach((value, i) => assert.ok(Math.abs(value / norm - short[i]!) < 1e-12));
+ * prefix.forEach((value, i) => assert.ok(Math.abs(value / norm - short[i]!) < 1e-6));
  * ```
  */
 export function simulatedEmbedding(
@@ -193,7 +202,7 @@ function checkDimensionsArg(dimensions: number): void {
   }
 }
 
-/** The seeded generator's first `dimensions` values, scaled as `model` returns them. */
+/** The seeded generator's first `dimensions` values, scaled and rounded as `model` returns them. */
 function vectorFromSeed(seed: number, dimensions: number, model: string): number[] {
   const random = mulberry32(seed);
   const values = new Array<number>(dimensions);
@@ -204,12 +213,13 @@ function vectorFromSeed(seed: number, dimensions: number, model: string): number
     sumOfSquares += value * value;
   }
   const profile = modelProfile(bareModel(model));
-  if (dimensions < profile.defaultDimensions && !profile.normalizesReducedDimensions) {
-    return values.map((value) => value / UNNORMALISED_SCALE);
-  }
-  const norm = Math.sqrt(sumOfSquares);
+  const unnormalised = dimensions < profile.defaultDimensions &&
+    !profile.normalizesReducedDimensions;
   // A zero vector (one value that is exactly 0) has no direction to keep.
-  return norm === 0 ? values : values.map((value) => value / norm);
+  const scale = unnormalised ? UNNORMALISED_SCALE : Math.sqrt(sumOfSquares) || 1;
+  // As the API sends them: float32 values in their shortest decimal form.
+  for (let i = 0; i < dimensions; i++) values[i] = apiFloat(values[i]! / scale);
+  return values;
 }
 
 /** Options of {@linkcode createSimulatorHandler}. */

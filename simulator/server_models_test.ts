@@ -60,12 +60,12 @@ Deno.test("Simulator normalises reduced sizes for gemini-embedding-2 but not for
   for (const dimensions of [128, 768, 1536]) {
     const v2 = simulatedEmbedding("x", dimensions, V2);
     const v1 = simulatedEmbedding("x", dimensions, V1);
-    assert.ok(Math.abs(Math.hypot(...v2) - 1) < 1e-12, `v2 ${dimensions}`);
+    assert.ok(Math.abs(Math.hypot(...v2) - 1) < 1e-6, `v2 ${dimensions}`);
     const n1 = Math.hypot(...v1);
     assert.ok(n1 < 0.95 && n1 > 0.1, `001 ${dimensions}: norm ${n1}`);
   }
   assert.ok(
-    Math.abs(Math.hypot(...simulatedEmbedding("x", 3072, V1)) - 1) < 1e-12,
+    Math.abs(Math.hypot(...simulatedEmbedding("x", 3072, V1)) - 1) < 1e-6,
     "001 full size",
   );
   const response = await post(V1, [{ content: text("x"), outputDimensionality: 768 }]);

@@ -94,10 +94,37 @@ Deno.test("simulatedEmbedding returns L2-normalised values in [-1, 1], 3072 by d
   for (const dimensions of [1, 2, 7, 768, 3072]) {
     const vector = simulatedEmbedding("text", dimensions);
     assert.equal(vector.length, dimensions);
-    assert.ok(Math.abs(norm(vector) - 1) < 1e-12, `norm for ${dimensions}`);
+    assert.ok(Math.abs(norm(vector) - 1) < 1e-6, `norm for ${dimensions}`);
     assert.ok(vector.every((value) => value >= -1 && value <= 1));
   }
   assert.equal(simulatedEmbedding("text").length, 3072);
+});
+
+/** The significant digits of a number as JSON writes it: `-0.0223745` → 6. */
+function significantDigits(value: number): number {
+  return JSON.stringify(value).replace(/^-?0\.0*/, "").replace(/e.*$/, "").replace(".", "").length;
+}
+
+Deno.test("simulatedEmbedding gives float32 values, as the API's JSON carries them", () => {
+  for (const model of [MODEL, "gemini-embedding-001"]) {
+    for (const value of simulatedEmbedding("float", 768, model)) {
+      const digits = significantDigits(value);
+      assert.ok(digits <= 9, `${value} has at most 9 digits`);
+      // The value is a float32 written in `digits` digits.
+      assert.equal(value, Number(Math.fround(value).toPrecision(digits)), `${value}`);
+    }
+  }
+});
+
+Deno.test("Simulator writes each value in at most 9 significant digits, as the API does", async () => {
+  const handler = createSimulatorHandler();
+  const response = await call(handler, batchOf(["short", "digits"]));
+  const body = await response.text();
+  const numbers = body.match(/-?\d[\d.e+-]*/g) ?? [];
+  assert.ok(numbers.length >= 2 * 3072, `${numbers.length} numbers`);
+  for (const number of numbers) assert.ok(significantDigits(Number(number)) <= 9, number);
+  const vectors = JSON.parse(body).embeddings.map((e: { values: number[] }) => e.values);
+  assert.deepEqual(vectors, [simulatedEmbedding("short"), simulatedEmbedding("digits")]);
 });
 
 Deno.test("simulatedEmbedding gives shorter vectors as a renormalised prefix of longer ones", () => {
@@ -106,7 +133,7 @@ Deno.test("simulatedEmbedding gives shorter vectors as a renormalised prefix of 
     const prefix = full.slice(0, dimensions);
     const scale = norm(prefix);
     const short = simulatedEmbedding("prefix", dimensions);
-    short.forEach((value, i) => assert.ok(Math.abs(value - prefix[i]! / scale) < 1e-12));
+    short.forEach((value, i) => assert.ok(Math.abs(value - prefix[i]! / scale) < 1e-6));
   }
 });
 
@@ -166,7 +193,7 @@ Deno.test("Simulator returns outputDimensionality values per request", async () 
   const vectors = await embeddingsOf(response);
   assert.deepEqual(vectors.map((vector) => vector.length), [8, 768, 3072, 3072]);
   assert.deepEqual(vectors[0], simulatedEmbedding("a", 8));
-  for (const vector of vectors) assert.ok(Math.abs(norm(vector) - 1) < 1e-12);
+  for (const vector of vectors) assert.ok(Math.abs(norm(vector) - 1) < 1e-6);
 });
 
 Deno.test("Simulator rejects an outputDimensionality Gemini would reject", async (t) => {
