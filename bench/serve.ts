@@ -14,16 +14,23 @@
  * first calls pay for compiling code and opening connections), and the
  * warm-up's requests and calls are left out of every figure.
  *
+ * The clients write their requests over raw keep-alive HTTP/1.1 connections
+ * (`--client raw`, the default): a batch answers ~50 requests at one instant,
+ * and real clients take those answers in processes of their own, while here
+ * one load-generator process takes them one after another; with `fetch`
+ * (`--client fetch`) its own per-response cost, in that one process, becomes
+ * part of the latency it measures.
+ *
  * Flags: --rate N (1000), --duration DURATION (5s), --warm-up DURATION (1s), --clients N (50),
  * --timeout DURATION (the server's batch timeout, 50ms), --throughput-duration
- * DURATION (3s), --throughput-clients N (256).
+ * DURATION (3s), --throughput-clients N (256), --client raw|fetch (raw).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
-import { closedLoop, postBytes } from "./_raw_http.ts";
+import { closedLoop, ConnectionPool, postBytes } from "./_raw_http.ts";
 import { GEMINI_LATENCY } from "../simulator/mod.ts";
 
 const { values } = parseArgs({
@@ -36,6 +43,7 @@ const { values } = parseArgs({
     timeout: { type: "string", default: "50ms" },
     "throughput-duration": { type: "string", default: "3s" },
     "throughput-clients": { type: "string", default: "256" },
+    client: { type: "string", default: "raw" },
   },
 });
 const RATE = Number(values.rate);
@@ -45,6 +53,11 @@ const CLIENTS = Number(values.clients);
 const TIMEOUT_MS = parseDuration(values.timeout);
 const THROUGHPUT_MS = parseDuration(values["throughput-duration"]);
 const THROUGHPUT_CLIENTS = Number(values["throughput-clients"]);
+const CLIENT = values.client;
+if (CLIENT !== "raw" && CLIENT !== "fetch") {
+  console.error(`bench:serve: --client must be raw or fetch, received ${CLIENT}`);
+  Deno.exit(2);
+}
 const KEY = "bench-upstream-key";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MODEL = "gemini-embedding-001";
@@ -140,40 +153,75 @@ function quantile(sorted: number[], q: number): number {
     : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-type Send = (client: Deno.HttpClient, text: string) => Promise<boolean>;
+/** One request as a client sends it: path, extra header lines and JSON body. */
+interface Outgoing {
+  path: string;
+  headers: string[];
+  body: string;
+}
 
 /** One text to `main.ts serve`, as an OpenAI client sends it. */
-const viaServer = (url: string): Send => async (client, text) => {
-  const response = await fetch(`${url}/v1/embeddings`, {
-    method: "POST",
-    client,
-    body: JSON.stringify({ model: MODEL, input: text, dimensions: 8 }),
-  });
-  await response.arrayBuffer();
-  return response.ok;
-};
+const toServer = (text: string): Outgoing => ({
+  path: "/v1/embeddings",
+  headers: [],
+  body: JSON.stringify({ model: MODEL, input: text, dimensions: 8 }),
+});
 
 /** One text straight to the upstream, as a Gemini client without embatch sends it. */
-const direct = (url: string): Send => async (client, text) => {
-  const response = await fetch(`${url}/v1beta/models/${MODEL}:batchEmbedContents`, {
-    method: "POST",
-    client,
-    headers: { "x-goog-api-key": KEY },
-    body: JSON.stringify({
-      requests: [{
-        model: `models/${MODEL}`,
-        content: { parts: [{ text }] },
-        outputDimensionality: 8,
-      }],
-    }),
-  });
-  await response.arrayBuffer();
-  return response.ok;
-};
+const toUpstream = (text: string): Outgoing => ({
+  path: `/v1beta/models/${MODEL}:batchEmbedContents`,
+  headers: [`x-goog-api-key: ${KEY}`],
+  body: JSON.stringify({
+    requests: [{
+      model: `models/${MODEL}`,
+      content: { parts: [{ text }] },
+      outputDimensionality: 8,
+    }],
+  }),
+});
 
-/** Open loop: request i leaves at i / rate, from client i mod N (each its own connection pool). */
-async function openLoop(send: Send, tag: string, durationMs: number) {
-  const clients = Array.from({ length: CLIENTS }, () => Deno.createHttpClient({}));
+/** One client of the load: its own connections; `send` resolves with whether the answer was 200. */
+interface LoadClient {
+  send(text: string): Promise<boolean>;
+  close(): void;
+}
+
+/** A client over raw keep-alive connections: request bytes out, response read by its length. */
+function rawClient(url: string, build: (text: string) => Outgoing): LoadClient {
+  const pool = new ConnectionPool(Number(new URL(url).port));
+  return {
+    async send(text) {
+      const { path, headers, body } = build(text);
+      return await pool.request(postBytes("127.0.0.1", path, body, headers)) === 200;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** A client using `fetch` with a connection pool of its own. */
+function fetchClient(url: string, build: (text: string) => Outgoing): LoadClient {
+  const client = Deno.createHttpClient({});
+  return {
+    async send(text) {
+      const { path, headers, body } = build(text);
+      const response = await fetch(`${url}${path}`, {
+        method: "POST",
+        client,
+        headers: [["content-type", "application/json"], ...headers.map((h) => h.split(": ", 2))],
+        body,
+      });
+      await response.arrayBuffer();
+      return response.ok;
+    },
+    close: () => client.close(),
+  };
+}
+
+const makeClient = CLIENT === "fetch" ? fetchClient : rawClient;
+
+/** Open loop: request i leaves at i / rate, from client i mod N (each its own connections). */
+async function openLoop(client: () => LoadClient, tag: string, durationMs: number) {
+  const clients = Array.from({ length: CLIENTS }, client);
   const total = Math.round(RATE * durationMs / 1000);
   const latencies = new Map<string, number>();
   const inFlight: Promise<void>[] = [];
@@ -184,10 +232,9 @@ async function openLoop(send: Send, tag: string, durationMs: number) {
     const due = Math.min(total, Math.floor((performance.now() - start) * RATE / 1000) + 1);
     for (; sent < due; sent++) {
       const text = `${tag} request ${sent}`;
-      const client = clients[sent % CLIENTS]!;
       const t0 = performance.now();
       inFlight.push(
-        send(client, text).then((ok) => {
+        clients[sent % CLIENTS]!.send(text).then((ok) => {
           const ms = performance.now() - t0;
           if (!ok) return void failed++;
           latencies.set(text, ms);
@@ -198,7 +245,7 @@ async function openLoop(send: Send, tag: string, durationMs: number) {
   }
   await Promise.all(inFlight);
   const elapsed = (performance.now() - start) / 1000;
-  for (const client of clients) client.close();
+  for (const c of clients) c.close();
   return { total, failed, elapsed, latencies };
 }
 
@@ -242,7 +289,9 @@ console.log(
 console.log(
   `embatch bench:serve: ${RATE} single-text requests/s for ${
     DURATION_MS / 1000
-  } s from ${CLIENTS} clients, after a ${WARM_UP_MS / 1000} s warm-up; ` +
+  } s from ${CLIENTS} clients (${CLIENT === "raw" ? "raw keep-alive HTTP" : "fetch"}), after a ${
+    WARM_UP_MS / 1000
+  } s warm-up; ` +
     `upstream simulator latency ${GEMINI_LATENCY.baseMs} ms + ${GEMINI_LATENCY.perTextMs} ms/text + 0-${GEMINI_LATENCY.jitterMs} ms jitter; batch timeout ${TIMEOUT_MS} ms`,
 );
 const results: Record<
@@ -254,11 +303,13 @@ for (const [mode, flags] of modes) {
   const upstream = await startUpstream();
   const server = flags === undefined ? undefined : await startServe(upstream.url, flags);
   try {
-    const send = server === undefined ? direct(upstream.url) : viaServer(server.url);
-    await openLoop(send, `warm-up ${mode}`, WARM_UP_MS);
+    const client = server === undefined
+      ? () => makeClient(upstream.url, toUpstream)
+      : () => makeClient(server.url, toServer);
+    await openLoop(client, `warm-up ${mode}`, WARM_UP_MS);
     const before = await upstream.calls();
     const seenBefore = server && await serverCallSeconds(server.url);
-    const run = await openLoop(send, mode, DURATION_MS);
+    const run = await openLoop(client, mode, DURATION_MS);
     const after = await upstream.calls();
     const calls = after.calls - before.calls;
     if (server !== undefined) {

@@ -11,5 +11,13 @@ const origin = performance.timeOrigin;
  * faked (tests) it is the fake `Date.now()`, so fake time controls it.
  */
 export function now(): number {
-  return Date.now === realDateNow ? origin + performance.now() : Date.now();
+  return clockIsReal() ? origin + performance.now() : Date.now();
+}
+
+/**
+ * Whether the clock is the real one: `false` while `Date` is faked (tests),
+ * whose timers fire exactly on time.
+ */
+export function clockIsReal(): boolean {
+  return Date.now === realDateNow;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { now } from "./clock.ts";
+import { clockIsReal, now } from "./clock.ts";
 import { FakeTime } from "./fake_time.ts";
 
 Deno.test("now follows the faked Date while fake time is on", async () => {
@@ -17,4 +17,13 @@ Deno.test("now reads a monotonic clock close to Date.now with the real Date", ()
     last = t;
   }
   assert.ok(Math.abs(now() - Date.now()) < 1000, "near the wall clock");
+});
+
+Deno.test("clockIsReal is false only while Date is faked", () => {
+  assert.equal(clockIsReal(), true);
+  {
+    using _time = new FakeTime(0);
+    assert.equal(clockIsReal(), false);
+  }
+  assert.equal(clockIsReal(), true);
 });
