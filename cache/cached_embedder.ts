@@ -9,6 +9,7 @@ import type { Embedder, EmbedInput, EmbedOptions } from "../embedder.ts";
 import { EmbeddingCountError } from "../errors.ts";
 import type { CacheEntry, EmbeddingCache } from "./embedding_cache.ts";
 import { type CacheKeyContext, inputKey, keyToHex } from "./key.ts";
+import { apiFloats } from "../internal/float32.ts";
 
 /** What a {@linkcode CachedEmbedder} has done. */
 export interface CachedEmbedderStats {
@@ -146,7 +147,7 @@ export class CachedEmbedder implements Embedder {
     keys.forEach((key, i) => {
       const vector = key === undefined ? undefined : found[at++];
       if (vector !== undefined) {
-        vectors[i] = Array.from(vector);
+        vectors[i] = apiFloats(vector);
         return;
       }
       const id = key === undefined ? i : keyToHex(key);
@@ -169,7 +170,7 @@ export class CachedEmbedder implements Embedder {
     const entries: CacheEntry[] = [];
     sent.forEach((positions, j) => {
       const rounded = Float32Array.from(embedded[j]!);
-      for (const i of positions) vectors[i] = Array.from(rounded);
+      for (const i of positions) vectors[i] = apiFloats(rounded);
       const key = keys[positions[0]!];
       if (key !== undefined) entries.push({ key, vector: rounded });
     });

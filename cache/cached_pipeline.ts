@@ -17,6 +17,7 @@ import { type CacheKeyContext, inputKey, keyToHex } from "./key.ts";
 import { chunks } from "./_chunks.ts";
 import { OrderedOutput } from "./_ordered_output.ts";
 import { type EmbedInput, inputText } from "../embedder.ts";
+import { apiFloats } from "../internal/float32.ts";
 
 /**
  * One input with its result, as handed to
@@ -317,7 +318,7 @@ function toOutput<T>(slot: Slot<T>): CachedItem<T> {
     return {
       ...base,
       ok: true,
-      embedding: Array.from(slot.vector!),
+      embedding: apiFloats(slot.vector!),
       truncated: slot.result?.truncated ?? false,
     };
   }

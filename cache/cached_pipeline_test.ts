@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { apiFloat } from "../internal/float32.ts";
 import { FakeTime } from "../internal/fake_time.ts";
 import type { Embedder } from "../embedder.ts";
 import { runCachedPipeline } from "./cached_pipeline.ts";
@@ -58,7 +59,7 @@ Deno.test("runCachedPipeline writes hits and misses in input order; hits take no
   assert.deepEqual(out.map((o) => o.index), texts(0, 500).map((_, i) => i));
   out.forEach((o, i) => {
     assert.equal(o.cached, i % 5 !== 0, o.text);
-    assert.deepEqual(o.v, [i, Math.fround(i / 3)]);
+    assert.deepEqual(o.v, [i, apiFloat(i / 3)]);
   });
   // Only the 100 new texts went upstream, in one full batch.
   assert.deepEqual(second.calls, [texts(0, 500).filter((_, i) => i % 5 === 0)]);

@@ -61,7 +61,7 @@ import {
   type SimulatorLatency,
 } from "./faults.ts";
 import { BatchSimulator, type BatchSimulatorOptions } from "./batch.ts";
-import { apiFloat } from "./_float32.ts";
+import { apiFloat } from "../internal/float32.ts";
 import { QuotaBook, quotaExceeded, type SimulatorKeyStats } from "./quota.ts";
 
 export { countTokens, type SimulatorKeyStats } from "./quota.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { apiFloat } from "./_float32.ts";
+import { apiFloat, apiFloats } from "./float32.ts";
 
 /** Significant digits of a number as JSON prints it. */
 function significantDigits(value: number): number {
@@ -39,4 +39,14 @@ Deno.test("apiFloat writes a value as the API's JSON does", () => {
   assert.equal(JSON.stringify(apiFloat(0.5)), "0.5");
   assert.equal(apiFloat(0), 0);
   assert.equal(apiFloat(-1), -1);
+});
+
+Deno.test("apiFloats prints a stored float32 vector with the API's digits", () => {
+  const stored = Float32Array.from([-0.022374554, 0.5, 0.3392801214388199]);
+  assert.equal(
+    JSON.stringify(Array.from(stored)),
+    "[-0.022374553605914116,0.5,0.3392801284790039]",
+  );
+  assert.equal(JSON.stringify(apiFloats(stored)), "[-0.022374554,0.5,0.33928013]");
+  assert.deepEqual(Float32Array.from(apiFloats(stored)), stored, "the same float32 values");
 });

@@ -1,7 +1,9 @@
 // Internal: an embedding value as the Gemini API writes it in JSON. The API's
 // vectors are protobuf `repeated float`: float32 values, each printed as the
 // shortest decimal that reads back as that float32 (at most 9 significant
-// digits), e.g. -0.022374554.
+// digits), e.g. -0.022374554. The simulator writes its vectors so, and the
+// cache gives back stored (float32) vectors so, so that a cache hit prints
+// exactly as the API's answer did.
 
 /** 10^k for k in 0…22: the powers of ten a double holds exactly. */
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
@@ -46,4 +48,15 @@ function roundTo(single: number, exponent: number, digits: number): number | und
   // An integer below 10^9 divided by an exact power of ten: the double nearest that decimal.
   const rounded = Math.round(single * scale) / scale;
   return Math.fround(rounded) === single ? rounded : undefined;
+}
+
+/**
+ * A stored float32 vector as the numbers a client parses from the API's JSON:
+ * each value through {@linkcode apiFloat}, so `JSON.stringify` prints the
+ * API's digits rather than the float32's full binary expansion.
+ */
+export function apiFloats(vector: Float32Array): number[] {
+  const values = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) values[i] = apiFloat(vector[i]!);
+  return values;
 }
