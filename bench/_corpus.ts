@@ -12,14 +12,41 @@ export const text = (i: number): string =>
     "lorem ".repeat(i % 7)
   }`;
 
-/** Writes `count` JSONL lines (`{"id":"doc-N","text":…}`) and resolves with the file's size. */
-export async function writeCorpus(path: string, count: number): Promise<number> {
+/**
+ * How the corpus names its lines: `"numbered"` ids are `doc-N` (a prefix and
+ * a line number, which the CLI's id set keeps as one bit each); `"hashed"`
+ * ids are `uN-` and six letters from a hash of N (`u17-ubvebt`), which end in
+ * no number and so take the id set's general path (a hash table and the
+ * id's bytes).
+ */
+export type IdStyle = "numbered" | "hashed";
+
+/** The id of line `i`. */
+export function idOf(i: number, style: IdStyle = "numbered"): string {
+  if (style === "numbered") return `doc-${i}`;
+  let h = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+  let letters = "";
+  for (let k = 0; k < 6; k++, h = Math.floor(h / 26)) letters += String.fromCharCode(97 + h % 26);
+  return `u${i}-${letters}`;
+}
+
+/** The line number an id of either style was written for. */
+function lineOf(id: string): number {
+  return id.startsWith("doc-") ? Number(id.slice(4)) : Number(id.slice(1, id.indexOf("-")));
+}
+
+/** Writes `count` JSONL lines (`{"id":…,"text":…}`) and resolves with the file's size. */
+export async function writeCorpus(
+  path: string,
+  count: number,
+  ids: IdStyle = "numbered",
+): Promise<number> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   const encoder = new TextEncoder();
   for (let start = 0; start < count; start += 10_000) {
     const lines: string[] = [];
     for (let i = start; i < Math.min(count, start + 10_000); i++) {
-      lines.push(JSON.stringify({ id: `doc-${i}`, text: text(i) }));
+      lines.push(JSON.stringify({ id: idOf(i, ids), text: text(i) }));
     }
     const bytes = encoder.encode(lines.join("\n") + "\n");
     for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
@@ -66,7 +93,7 @@ export async function verify(path: string, count: number): Promise<string> {
     rest = lines.pop()!;
     for (const line of lines) {
       const record = JSON.parse(line);
-      const i = Number(String(record.id).slice(4));
+      const i = lineOf(String(record.id));
       if (seen[i]) throw new Error(`id ${record.id} appears twice`);
       seen[i] = 1;
       if (record.embedding === undefined) throw new Error(`id ${record.id} is an error: ${line}`);
