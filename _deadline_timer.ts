@@ -25,11 +25,16 @@ export const TIMER_LEAD_MS = 1;
  * every wake and asks again until the deadline has passed.
  */
 export class DeadlineTimer {
-  readonly #lead: number;
+  readonly #lead: number | undefined;
   #timer: AbortSignal | undefined;
   #timerAt = 0;
 
-  constructor(lead: number = clockIsReal() ? TIMER_LEAD_MS : 0) {
+  /**
+   * @param lead How much earlier than a deadline to arm its timer; by default
+   * {@linkcode TIMER_LEAD_MS} while the clock is real and 0 under fake time,
+   * decided at each deadline (a batcher may outlive a test's fake time).
+   */
+  constructor(lead?: number) {
     this.#lead = lead;
   }
 
@@ -47,7 +52,8 @@ export class DeadlineTimer {
   by(due: number, at: number): AbortSignal {
     const timer = this.#timer;
     if (timer !== undefined && !timer.aborted && this.#timerAt <= due) return timer;
-    const delay = Math.ceil(due - at) - this.#lead;
+    const lead = this.#lead ?? (clockIsReal() ? TIMER_LEAD_MS : 0);
+    const delay = Math.ceil(due - at) - lead;
     this.#timer = delay >= 1 ? AbortSignal.timeout(delay) : nextTurn();
     this.#timerAt = at + Math.max(delay, 0);
     return this.#timer;

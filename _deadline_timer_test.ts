@@ -54,3 +54,12 @@ Deno.test("DeadlineTimer defaults to no lead under fake time", async () => {
   await time.tick(1);
   assert.equal(signal.aborted, true);
 });
+
+Deno.test("DeadlineTimer made with the real clock takes no lead once time is faked", async () => {
+  const timers = new DeadlineTimer();
+  using time = new FakeTime(0);
+  const signal = timers.by(20, 0);
+  assert.equal(timers.firesAt, 20);
+  await time.tick(20);
+  assert.equal(signal.aborted, true);
+});
